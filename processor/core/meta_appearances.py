@@ -1,0 +1,416 @@
+"""Meta Cloud API bodies -> customer appearances (CONTRACT 2.1, 2.2).
+
+The customer is always the other party: `from` on inbound messages and user-initiated calls,
+`to` on echoes and business-initiated calls, the recipient (or group participant) on
+statuses, the thread context in history, the synced contact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import msgspec
+
+from processor.core.appearance import Appearance, BusinessRef
+from processor.core.bsuid import looks_like_bsuid
+from processor.core.records import ItemError
+from schemas import meta
+from schemas.identity import EventType
+
+Found = Appearance | ItemError
+_CONTACT_REQUEST_ORIGINS = frozenset({"contact_request", "request_contact_info"})
+_BODY_CHANGE = re.compile(r"changed from (\S+) to (\S+)")
+
+
+class Skipped(msgspec.Struct, frozen=True):
+    """A change that holds no customer (CONTRACT 2.1: counted, not dead-lettered)."""
+
+    reason: str
+
+
+def _contact_for(contacts: list[meta.Contact] | None, phone: str, bsuid: str) -> meta.Contact:
+    """The `contacts[]` entry of this customer, matched by identifier, never by index."""
+    for contact in contacts or ():
+        if (phone and contact.wa_id == phone) or (bsuid and contact.user_id == bsuid):
+            return contact
+    return _NO_CONTACT
+
+
+_NO_CONTACT = meta.Contact()
+
+
+def _profile(contact: meta.Contact) -> tuple[str | None, str]:
+    profile = contact.profile
+    if profile is None:
+        return None, ""
+    return profile.name or None, profile.username or ""
+
+
+class _Change:
+    """One customer change of a body: its business, contacts and where it sits."""
+
+    __slots__ = ("business", "contacts", "path", "pnid", "standby")
+
+    def __init__(self, business: BusinessRef, value: meta.ChangeValue, path: str) -> None:
+        self.business = business
+        self.pnid = business.phone_number_id
+        self.contacts = value.contacts
+        self.path = path
+        self.standby = False
+
+    def key(self, *parts: str | None) -> tuple[str, ...]:
+        key = tuple(part or "" for part in parts)
+        return (*key, "standby") if self.standby else key
+
+    def message(self, msg: meta.Message, path: str) -> Found:
+        if msg.type == "system" and msg.system is not None:
+            return self._system(msg, msg.system, path)
+        phone, bsuid = msg.from_ or "", msg.from_user_id or ""
+        contact = _contact_for(self.contacts, phone, bsuid)
+        name, username = _profile(contact)
+        event_type: EventType = "inbound_message"
+        attested = False
+        if msg.type == "contacts":
+            shared = _requested_phone(msg.contacts)
+            if shared:
+                event_type, attested = "contact_shared", True
+                phone = phone or shared
+        return Appearance(
+            event_type=event_type,
+            business=self.business,
+            natural_key=self.key("message", msg.id, self.pnid),
+            timestamp=msg.timestamp,
+            bsuid=bsuid,
+            parent_bsuid=msg.from_parent_user_id or contact.parent_user_id or "",
+            phone=phone,
+            name=name,
+            username=username,
+            phone_attested=attested,
+            message_id=msg.id or "",
+            message_status="received",
+            path=path,
+        )
+
+    def _system(self, msg: meta.Message, system: meta.SystemChange, path: str) -> Found:
+        previous = system.previous_user_id or ""
+        old, new = _body_change(system.body)
+        if system.type == "user_changed_number":
+            phone = system.wa_id or system.new_wa_id or (new if not looks_like_bsuid(new) else "")
+            bsuid = system.user_id or ""
+        else:
+            phone = msg.from_ or ""
+            bsuid = system.user_id or (new if looks_like_bsuid(new) else "")
+            if not previous and looks_like_bsuid(old):
+                previous = old
+        return Appearance(
+            event_type="identity_change",
+            business=self.business,
+            natural_key=self.key("system", msg.id),
+            timestamp=msg.timestamp,
+            bsuid=bsuid,
+            parent_bsuid=system.parent_user_id or "",
+            phone=phone,
+            previous_bsuid=previous,
+            message_id=msg.id or "",
+            message_status=system.type or "",
+            path=path,
+        )
+
+    def status(self, status: meta.Status, path: str, event_type: EventType) -> Found:
+        kind = "status" if event_type == "delivery_status" else "call"
+        if status.recipient_type == "group":
+            # The recipient is the group: the customer is the participant. Every participant
+            # gets the same status id, so the participant is part of the natural key.
+            phone = status.recipient_participant_id or ""
+            bsuid = status.recipient_participant_user_id or ""
+            key = self.key(kind, status.id, status.status, phone or bsuid)
+        else:
+            phone, bsuid = status.recipient_id or "", status.recipient_user_id or ""
+            key = self.key(kind, status.id, status.status)
+        contact = _contact_for(self.contacts, phone, bsuid)
+        name, username = _profile(contact)
+        parent = (
+            status.recipient_parent_user_id
+            or status.parent_recipient_user_id
+            or status.parent_user_id
+            or contact.parent_user_id
+            or ""
+        )
+        return Appearance(
+            event_type=event_type,
+            business=self.business,
+            natural_key=key,
+            timestamp=status.timestamp,
+            bsuid=bsuid,
+            parent_bsuid=parent,
+            phone=phone,
+            name=name,
+            username=username,
+            message_id=status.id or "",
+            message_status=status.status or "",
+            path=path,
+        )
+
+    def echo(self, echo: meta.Echo, path: str) -> Found:
+        phone, bsuid = echo.to or "", echo.to_user_id or ""
+        if echo.message is not None and not (phone or bsuid):
+            # Standby echoes carry the sent request: its recipient may be a phone or a BSUID.
+            recipient = echo.message.to or echo.message.recipient or ""
+            if looks_like_bsuid(recipient):
+                bsuid = recipient
+            else:
+                phone = recipient
+        contact = _contact_for(self.contacts, phone, bsuid)
+        name, username = _profile(contact)
+        return Appearance(
+            event_type="message_echo",
+            business=self.business,
+            natural_key=self.key("echo", echo.id, self.pnid),
+            timestamp=echo.timestamp,
+            bsuid=bsuid,
+            parent_bsuid=echo.to_parent_user_id or contact.parent_user_id or "",
+            phone=phone,
+            name=name,
+            username=username,
+            message_id=echo.id or "",
+            # The echo's type tells a sent message from a `revoke` or an `edit`.
+            message_status=echo.type or (echo.message.type if echo.message else None) or "",
+            path=path,
+        )
+
+    def call(self, call: meta.Call, path: str) -> Found:
+        if call.direction == "BUSINESS_INITIATED":
+            phone, bsuid, parent = call.to, call.to_user_id, call.to_parent_user_id
+        else:
+            phone, bsuid, parent = call.from_, call.from_user_id, call.from_parent_user_id
+        phone, bsuid = phone or "", bsuid or ""
+        contact = _contact_for(self.contacts, phone, bsuid)
+        name, username = _profile(contact)
+        return Appearance(
+            event_type="call",
+            business=self.business,
+            natural_key=self.key("call", call.id, call.event),
+            timestamp=call.timestamp,
+            bsuid=bsuid,
+            parent_bsuid=parent or contact.parent_user_id or "",
+            phone=phone,
+            name=name,
+            username=username,
+            message_id=call.id or "",
+            message_status=call.event or "",
+            path=path,
+        )
+
+    def history(self, chunk: meta.HistoryChunk, path: str) -> Iterator[Found]:
+        meta_ = chunk.metadata or meta.HistoryChunkMetadata()
+        chunk_key = f"{meta_.phase}:{meta_.chunk_order}"
+        for index, thread in enumerate(chunk.threads or ()):
+            context = thread.context or meta.ThreadContext()
+            phone = context.wa_id or ("" if context.user_id else thread.id or "")
+            bsuid = context.user_id or ""
+            newest = max(
+                (_as_int(m.timestamp) for m in thread.messages or ()),
+                default=None,
+            )
+            yield Appearance(
+                event_type="history_thread",
+                business=self.business,
+                natural_key=self.key("history", self.pnid, bsuid or phone, chunk_key),
+                timestamp=newest,
+                bsuid=bsuid,
+                parent_bsuid=context.parent_user_id or "",
+                phone=phone,
+                username=context.username or "",
+                message_id=thread.id or "",
+                path=f"{path}.threads[{index}]",
+            )
+
+    def contact_sync(self, item: meta.StateSyncItem, path: str) -> Found:
+        contact = item.contact or meta.SyncedContact()
+        phone, bsuid = contact.phone_number or "", contact.user_id or ""
+        timestamp = item.metadata.timestamp if item.metadata else None
+        return Appearance(
+            event_type="contact_sync",
+            business=self.business,
+            natural_key=self.key(
+                "sync", self.pnid, bsuid or phone, item.action, str(timestamp or "")
+            ),
+            timestamp=timestamp,
+            bsuid=bsuid,
+            parent_bsuid=contact.parent_user_id or "",
+            # Entered by the business, so never attested (CONTRACT 2.2).
+            phone=phone,
+            name=contact.full_name or None,
+            username=contact.username or "",
+            message_status=item.action or "",
+            path=path,
+        )
+
+    def preference(self, pref: meta.UserPreference, path: str) -> Found:
+        phone, bsuid = pref.wa_id or "", pref.user_id or ""
+        contact = _contact_for(self.contacts, phone, bsuid)
+        name, username = _profile(contact)
+        return Appearance(
+            event_type="preference_update",
+            business=self.business,
+            natural_key=self.key(
+                "preference",
+                self.pnid,
+                bsuid or phone,
+                pref.category,
+                pref.value,
+                str(pref.timestamp or ""),
+            ),
+            timestamp=pref.timestamp,
+            bsuid=bsuid,
+            parent_bsuid=contact.parent_user_id or "",
+            phone=phone,
+            name=name,
+            username=username,
+            message_status=pref.value or "",
+            path=path,
+        )
+
+    def user_id_update(self, update: meta.UserIdUpdate, path: str) -> Found:
+        pair = update.user_id or meta.UserIdPair()
+        return Appearance(
+            event_type="identity_change",
+            business=self.business,
+            natural_key=self.key(
+                "user_id_update",
+                self.pnid,
+                pair.previous,
+                pair.current,
+                str(update.timestamp or ""),
+            ),
+            timestamp=update.timestamp,
+            bsuid=pair.current or "",
+            phone=update.wa_id or "",
+            previous_bsuid=pair.previous or "",
+            message_status="user_id_update",
+            path=path,
+        )
+
+
+def _requested_phone(cards: list[meta.SharedContact] | None) -> str:
+    """The phone a customer shared on request; `other` cards are someone else's."""
+    for card in cards or ():
+        if card.origin in _CONTACT_REQUEST_ORIGINS:
+            for phone in card.phones or ():
+                if phone.wa_id or phone.phone:
+                    return phone.wa_id or phone.phone or ""
+    return ""
+
+
+def _body_change(body: str | None) -> tuple[str, str]:
+    """Older system messages only say "... changed from OLD to NEW" in their body."""
+    match = _BODY_CHANGE.search(body or "")
+    return (match.group(1), match.group(2)) if match else ("", "")
+
+
+def _as_int(timestamp: str | int | None) -> int:
+    try:
+        return int(timestamp or 0)
+    except ValueError:
+        return 0
+
+
+ChangeHandler = Callable[[_Change, meta.ChangeValue], Iterator[Found]]
+
+
+def _messages(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
+    for i, msg in enumerate(value.messages or ()):
+        yield change.message(msg, f"{change.path}.messages[{i}]")
+    for i, status in enumerate(value.statuses or ()):
+        yield change.status(status, f"{change.path}.statuses[{i}]", "delivery_status")
+
+
+def _echoes(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
+    for i, echo in enumerate(value.message_echoes or ()):
+        yield change.echo(echo, f"{change.path}.message_echoes[{i}]")
+
+
+def _calls(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
+    for i, call in enumerate(value.calls or ()):
+        yield change.call(call, f"{change.path}.calls[{i}]")
+    for i, status in enumerate(value.statuses or ()):
+        yield change.status(status, f"{change.path}.statuses[{i}]", "call")
+
+
+def _history(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
+    for i, chunk in enumerate(value.history or ()):
+        yield from change.history(chunk, f"{change.path}.history[{i}]")
+
+
+def _state_sync(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
+    for i, item in enumerate(value.state_sync or ()):
+        if item.type == "contact":
+            yield change.contact_sync(item, f"{change.path}.state_sync[{i}]")
+
+
+def _preferences(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
+    for i, pref in enumerate(value.user_preferences or ()):
+        yield change.preference(pref, f"{change.path}.user_preferences[{i}]")
+
+
+def _user_id_updates(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
+    for i, update in enumerate(value.user_id_update or ()):
+        yield change.user_id_update(update, f"{change.path}.user_id_update[{i}]")
+
+
+def _standby(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
+    standby = value.standby
+    if standby is None:
+        return
+    change.standby = True
+    change.contacts = standby.contacts or value.contacts
+    inner = meta.ChangeValue(
+        messages=standby.messages, statuses=standby.statuses, message_echoes=standby.message_echoes
+    )
+    yield from _messages(change, inner)
+    yield from _echoes(change, inner)
+
+
+CUSTOMER_FIELDS: dict[str, ChangeHandler] = {
+    "messages": _messages,
+    "smb_message_echoes": _echoes,
+    "calls": _calls,
+    "history": _history,
+    "smb_app_state_sync": _state_sync,
+    "user_preferences": _preferences,
+    "user_id_update": _user_id_updates,
+    "standby": _standby,
+}
+
+
+def meta_appearances(
+    entries: list[meta.Entry], *, include_standby: bool
+) -> Iterator[Found | Skipped]:
+    """Every customer appearance of a Meta body, in body order; errors are yielded, not raised."""
+    for e, entry in enumerate(entries):
+        for c, change in enumerate(entry.changes or ()):
+            path = f"$.entry[{e}].changes[{c}].value"
+            handler = CUSTOMER_FIELDS.get(change.field or "")
+            if handler is None:
+                yield Skipped("not_customer_field")
+                continue
+            if change.field == "standby" and not include_standby:
+                yield Skipped("standby_ignored")
+                continue
+            if not change.value:
+                yield ItemError("schema_mismatch", f"missing value at {path}")
+                continue
+            try:
+                value = meta.CHANGE_VALUE_DECODER.decode(change.value)
+            except msgspec.ValidationError as exc:
+                yield ItemError("schema_mismatch", f"{exc} (in {path})")
+                continue
+            meta_ = value.metadata or meta.Metadata()
+            business = BusinessRef(
+                format="meta",
+                number=meta_.display_phone_number or "",
+                phone_number_id=meta_.phone_number_id or "",
+                waba_id=entry.id or "",
+            )
+            yield from handler(_Change(business, value, path), value)

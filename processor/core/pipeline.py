@@ -1,0 +1,105 @@
+"""The whole pure pipeline for one record: decode -> classify -> gate -> normalize -> route.
+
+Outputs go to an injected `emit` callable as they are made (a history chunk of thousands of
+threads never sits in memory as a list of outputs); a dead letter is an output like any
+other, never an escaping exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from processor.core.appearance import Appearance
+from processor.core.classify import classify
+from processor.core.connectly_appearances import connectly_appearance
+from processor.core.decode import MAX_BODY_BYTES, decode_record
+from processor.core.gate import resolve_business
+from processor.core.meta_appearances import Skipped, meta_appearances
+from processor.core.normalize import build_event
+from processor.core.records import InputRecord, ItemError, OutputRecord
+from processor.core.registry import Registry
+from processor.core.route import dead_letter, route_event
+from processor.core.signature import SigningSecrets
+from processor.core.stats import PipelineStats
+from schemas.identity import Source
+
+Emit = Callable[[OutputRecord], None]
+
+
+@dataclass
+class Pipeline:
+    """The pure pipeline with what it needs to know; the same object serves every entry point."""
+
+    registry: Registry = field(default_factory=Registry)
+    secrets: SigningSecrets = field(default_factory=SigningSecrets)
+    include_standby: bool = True
+    max_body_bytes: int = MAX_BODY_BYTES
+    stats: PipelineStats = field(default_factory=PipelineStats)
+
+    def process(self, record: InputRecord, emit: Emit) -> None:
+        """Every record ends as outputs, a counted skip, or exactly one dead letter."""
+        stats = self.stats
+        stats.records += 1
+        decoded = decode_record(record, self.secrets, self.max_body_bytes)
+        if isinstance(decoded, ItemError):
+            stats.dead_letters[decoded.code] += 1
+            emit(dead_letter(record, decoded))
+            return
+        fmt, envelope = decoded
+        items: Iterable[Appearance | ItemError | Skipped]
+        if fmt == "meta":
+            items = meta_appearances(envelope.entry or [], include_standby=self.include_standby)
+        else:
+            items = (connectly_appearance(envelope, record.value),)
+        source = Source(
+            format=fmt, topic=record.topic, partition=record.partition, offset=record.offset
+        )
+        fallback_time = record.timestamp_ms // 1000
+        published = failed = 0
+        first_error: ItemError | None = None
+        skip_reason = ""
+        for item in items:
+            if isinstance(item, Skipped):
+                skip_reason = skip_reason or item.reason
+                stats.skipped_changes[item.reason] += 1
+                continue
+            outcome = (
+                self._event(item, source, fallback_time) if isinstance(item, Appearance) else item
+            )
+            if isinstance(outcome, ItemError):
+                failed += 1
+                first_error = first_error or outcome
+                continue
+            published += 1
+            emit(outcome)
+        if first_error is not None:
+            if failed > 1:
+                first_error = ItemError(
+                    first_error.code, f"{first_error.message} (and {failed - 1} more failed items)"
+                )
+            stats.dead_letters[first_error.code] += 1
+            emit(dead_letter(record, first_error))
+        elif not published:
+            stats.skips[skip_reason or "no_customer_appearance"] += 1
+
+    def _event(
+        self, app: Appearance, source: Source, fallback_time: int
+    ) -> OutputRecord | ItemError:
+        found = classify(app, fallback_time)
+        if isinstance(found, ItemError):
+            return found
+        business = resolve_business(app.business, self.registry, found.occurred_at)
+        if isinstance(business, ItemError):
+            return ItemError(business.code, f"{business.message} (for {app.path})")
+        event = build_event(app, found, business, source)
+        legacy = found.legacy_length
+        self.stats.legacy_bsuids += legacy
+        self.stats.events[
+            (
+                "dropped" if event.gate.decision == "drop" else "identity",
+                found.identity_class,
+                app.event_type,
+            )
+        ] += 1
+        return route_event(event, legacy_length=legacy)

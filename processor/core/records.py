@@ -1,0 +1,63 @@
+"""What goes into the pipeline and what comes out of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Route = Literal["identity", "dropped", "dlq"]
+
+DeadLetterCode = Literal[
+    "invalid_json",
+    "unknown_format",
+    "schema_mismatch",
+    "invalid_bsuid",
+    "invalid_phone",
+    "identity_conflict",
+    "missing_identity",
+    "bad_signature",
+    "too_large",
+    "invalid_control",
+]
+
+SkipReason = Literal["not_customer_field", "no_customer_appearance", "standby_ignored"]
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """One Kafka record as consumed (or one `classify` input line, with made-up coordinates)."""
+
+    value: bytes
+    key: bytes | None = None
+    headers: Headers = field(default_factory=list)
+    topic: str = ""
+    partition: int = 0
+    offset: int = 0
+    #: Kafka record timestamp in milliseconds: only a fallback when the body carries no time.
+    timestamp_ms: int = 0
+
+    def header(self, name: str) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    """A record to publish: the route picks the topic, the rest is the Kafka record."""
+
+    route: Route
+    key: bytes | None
+    value: bytes
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """Why one customer appearance (or a whole body) cannot be published."""
+
+    code: DeadLetterCode
+    message: str

@@ -1,0 +1,34 @@
+"""Running counts of what the pipeline did: read by the worker for metrics and summaries."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PipelineStats:
+    records: int = 0
+    #: (route, identity class, event type) -> events
+    events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    #: Records that produced nothing, by reason.
+    skips: Counter[str] = field(default_factory=Counter)
+    #: Changes passed over inside records that did produce output, by reason.
+    skipped_changes: Counter[str] = field(default_factory=Counter)
+    legacy_bsuids: int = 0
+
+    def merge(self, other: PipelineStats) -> None:
+        self.records += other.records
+        self.events.update(other.events)
+        self.dead_letters.update(other.dead_letters)
+        self.skips.update(other.skips)
+        self.skipped_changes.update(other.skipped_changes)
+        self.legacy_bsuids += other.legacy_bsuids
+
+    def by_route(self) -> Counter[str]:
+        routes: Counter[str] = Counter()
+        for (route, _class, _type), count in self.events.items():
+            routes[route] += count
+        routes["dlq"] += sum(self.dead_letters.values())
+        return routes
