@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` (embedded broker, no Java needed) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install lint typecheck unit test demo bench bench-core soak clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy --strict processor schemas
+
+unit: install
+	$(BIN)/pytest tests/unit tests/property -q
+
+test: lint typecheck
+	$(BIN)/pytest
+
+demo: install
+	$(BIN)/bsuid-processor demo
+
+bench: install
+	$(BIN)/python bench/bench.py
+
+bench-core: install
+	$(BIN)/python bench/bench.py --core-only
+
+soak: install
+	$(BIN)/python -m tests.reliability.soak
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

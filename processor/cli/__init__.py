@@ -1,0 +1,1 @@
+"""The operator surface (CONTRACT 7): one module per subcommand, wired in `main`."""

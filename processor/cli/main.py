@@ -1,0 +1,20 @@
+"""`bsuid-processor`: parse, configure logging once, run a subcommand, return an exit code."""
+
+from __future__ import annotations
+
+import click
+
+from processor.cli.classify import classify
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="bsuid-processor")
+def cli() -> None:
+    """WhatsApp customer-identity stream processor (phone, BSUID, per-number gate)."""
+
+
+cli.add_command(classify)
+
+
+def main() -> None:
+    cli()

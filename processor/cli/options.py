@@ -1,0 +1,65 @@
+"""Flags shared by subcommands, turned into `Settings` through `processor.settings`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from processor.log import configure_logging
+from processor.settings import ENV_VARS, SettingsError, load_settings
+from schemas.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+Decorator = Callable[[Any], Any]
+
+
+def _flag(setting: str, help_text: str, **kwargs: Any) -> Decorator:
+    """A flag named after its setting, whose help names the environment variable too."""
+    env = ENV_VARS.get(setting, "BSUID_CONFIG")
+    flag = "--" + setting.replace("_", "-")
+    return click.option(flag, setting, help=f"{help_text} [env {env}]", **kwargs)
+
+
+_KAFKA = [
+    _flag("bootstrap_servers", "Kafka bootstrap servers"),
+    _flag("group_id", "Consumer group"),
+    _flag("raw_topic", "Input topic of raw webhooks"),
+    _flag("identity_topic", "Identity output topic"),
+    _flag("dropped_topic", "Dropped-audit output topic"),
+    _flag("dlq_topic", "Dead-letter topic"),
+    _flag("control_topic", "Enablement control topic"),
+]
+_COMMON = [
+    _flag("config", "TOML settings file", type=click.Path(dir_okay=False)),
+    _flag("numbers", "Number registry TOML file", type=click.Path(dir_okay=False)),
+    _flag("log_format", "Log format", type=click.Choice(["auto", "json", "console"])),
+    _flag("log_level", "Log level", type=click.Choice(["debug", "info", "warning", "error"])),
+]
+
+
+def _apply(func: F, flags: list[Decorator]) -> F:
+    for flag in reversed(flags):
+        func = flag(func)
+    return func
+
+
+def common_options(func: F) -> F:
+    return _apply(func, _COMMON)
+
+
+def kafka_options(func: F) -> F:
+    return _apply(func, _KAFKA + _COMMON)
+
+
+def settings_from(flags: dict[str, Any]) -> Settings:
+    """Settings from the command's flags; a wrong setting ends the process with one line."""
+    try:
+        settings = load_settings(flags)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_format, settings.log_level)
+    return settings

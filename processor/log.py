@@ -1,0 +1,61 @@
+"""structlog set-up, called once by the CLI entry point (STYLE: configure once, bind per batch).
+
+JSON lines in production, a readable console when attached to a terminal. A last processor
+masks anything shaped like a phone number: whatever a caller binds, a full phone number never
+reaches a log line (CONTRACT: logs never print phone numbers or message bodies).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import msgspec
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+_PHONE_LIKE = re.compile(r"\+?\d{7,15}")
+_JSON = msgspec.json.Encoder()
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+
+def _mask(match: re.Match[str]) -> str:
+    digits = match.group(0)
+    return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+
+
+def mask_phone_numbers(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    for key, value in event.items():
+        if isinstance(value, str) and key != "timestamp":
+            event[key] = _PHONE_LIKE.sub(_mask, value)
+    return event
+
+
+def _json_dumps(obj: Any, **_kwargs: Any) -> str:
+    # structlog's JSONRenderer always passes `default=`: wrap msgspec instead of passing it.
+    return _JSON.encode(obj).decode()
+
+
+def configure_logging(fmt: str = "auto", level: str = "info") -> None:
+    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        mask_phone_numbers,
+    ]
+    renderer: Processor = (
+        structlog.dev.ConsoleRenderer()
+        if console
+        else structlog.processors.JSONRenderer(serializer=_json_dumps)
+    )
+    tail: list[Processor] = [] if console else [structlog.processors.dict_tracebacks]
+    structlog.configure(
+        processors=[*shared, *tail, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.ERROR)),
+        # Logs go to stderr: stdout belongs to command output (`classify`, `config show`).
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
