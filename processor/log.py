@@ -16,7 +16,8 @@ import msgspec
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-_PHONE_LIKE = re.compile(r"\+?\d{7,15}")
+# "+" and 7-15 digits (E.164), or 10-15 bare digits (Meta's wa_id): the shapes phones take.
+_PHONE_LIKE = re.compile(r"\+\d{7,15}|(?<!\d)\d{10,15}(?!\d)")
 _JSON = msgspec.json.Encoder()
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 

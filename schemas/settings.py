@@ -46,7 +46,7 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     # Topic bootstrap (`topics ensure`, `--create-topics`)
     create_topics: bool = False
     topic_partitions: Positive = 6
-    #: -1 takes the broker's default.
+    #: -1: three replicas, or as many as the cluster has brokers when fewer.
     replication_factor: Annotated[int, msgspec.Meta(ge=-1)] = -1
     # Pipeline
     numbers: str = ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from processor.cli.classify import classify
+from processor.cli.run import run
+from processor.cli.topics import topics
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -13,7 +15,8 @@ def cli() -> None:
     """WhatsApp customer-identity stream processor (phone, BSUID, per-number gate)."""
 
 
-cli.add_command(classify)
+for command in (classify, run, topics):
+    cli.add_command(command)
 
 
 def main() -> None:

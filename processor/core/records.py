@@ -18,6 +18,9 @@ DeadLetterCode = Literal[
     "bad_signature",
     "too_large",
     "invalid_control",
+    # Not in the contract's list: a bug in the pipeline itself. The worker dead-letters the
+    # record instead of stopping the stream; the property tests show the pipeline never raises.
+    "internal_error",
 ]
 
 SkipReason = Literal["not_customer_field", "no_customer_appearance", "standby_ignored"]

@@ -1,0 +1,48 @@
+"""`bsuid-processor run`: the streaming worker, until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from processor.cli.options import kafka_options, settings_from
+from processor.kafka.worker import WorkerError
+from processor.service import ServiceOptions, build_pipeline, serve
+from processor.settings import SettingsError, load_registry
+
+
+@click.command()
+@kafka_options
+@click.option(
+    "--create-topics/--no-create-topics",
+    default=None,
+    help="Create missing topics first [env BSUID_CREATE_TOPICS]",
+)
+@click.option(
+    "--http-port",
+    type=int,
+    help="Port of /metrics, /healthz, /readyz; 0 turns it off [env BSUID_HTTP_PORT]",
+)
+@click.option(
+    "--shutdown-timeout-s",
+    type=float,
+    help="Longest drain on SIGTERM [env BSUID_SHUTDOWN_TIMEOUT_S]",
+)
+def run(**flags: Any) -> None:
+    """Consume the raw topic in a consumer group and publish identity events until stopped.
+
+    On SIGTERM or SIGINT: stop fetching, wait for in-flight outputs, commit, leave the group,
+    exit 0. A second signal stops at once (outputs since the last commit are produced again by
+    the next worker: at-least-once).
+    """
+    settings = settings_from(flags)
+    try:
+        registry = load_registry(settings.numbers)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        asyncio.run(serve(settings, build_pipeline(settings, registry), ServiceOptions()))
+    except WorkerError as exc:
+        raise click.ClickException(str(exc)) from None

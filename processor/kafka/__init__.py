@@ -1,0 +1,1 @@
+"""The Kafka edges around the pure core: source, sink, checkpoint, worker, admin."""

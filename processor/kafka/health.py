@@ -1,0 +1,41 @@
+"""What the worker knows about its own state: read by the HTTP probes and metrics."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+Phase = Literal["starting", "running", "draining", "stopped", "failed"]
+
+
+@dataclass
+class WorkerHealth:
+    phase: Phase = "starting"
+    #: monotonic time of the last turn of the processing loop.
+    last_loop_at: float = field(default_factory=time.monotonic)
+    assigned_partitions: int = 0
+    #: The group has handed out partitions at least once (even zero of them to us).
+    assignment_received: bool = False
+    broker_reachable: bool = False
+    broker_unreachable_since: float | None = None
+    control_loaded: bool = True
+    rebalances: int = 0
+    rewinds: int = 0
+    commits: int = 0
+    commit_failures: int = 0
+    delivery_failures: int = 0
+    in_flight_records: int = 0
+    #: Consumer lag per "topic:partition", refreshed every loop turn.
+    lag: dict[str, int] = field(default_factory=dict)
+
+    def alive(self, stall_after_s: float = 60.0) -> bool:
+        return self.phase != "failed" and time.monotonic() - self.last_loop_at < stall_after_s
+
+    def ready(self) -> bool:
+        return (
+            self.phase == "running"
+            and self.assignment_received
+            and self.broker_reachable
+            and self.control_loaded
+        )

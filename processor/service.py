@@ -1,0 +1,89 @@
+"""Wire the worker for `run` and `demo`: settings in, a running worker until it stops.
+
+The only place that builds clients from settings, installs signal handlers and starts the
+side tasks (HTTP probes and metrics, control-topic follower).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass, field
+
+import structlog
+
+from processor.core.pipeline import Pipeline
+from processor.core.registry import Registry
+from processor.core.signature import SigningSecrets
+from processor.kafka.admin import ensure_topics, topic_specs
+from processor.kafka.health import WorkerHealth
+from processor.kafka.sink import make_producer
+from processor.kafka.source import make_consumer
+from processor.kafka.worker import Worker
+from schemas.settings import Settings
+
+log = structlog.get_logger("processor.service")
+
+
+def build_pipeline(settings: Settings, registry: Registry) -> Pipeline:
+    return Pipeline(
+        registry=registry,
+        secrets=SigningSecrets(
+            meta=settings.meta_app_secret.encode(),
+            connectly=settings.connectly_webhook_secret.encode(),
+        ),
+        include_standby=settings.include_standby,
+    )
+
+
+@dataclass
+class ServiceOptions:
+    stop_when_drained: bool = False
+    install_signal_handlers: bool = True
+    health: WorkerHealth = field(default_factory=WorkerHealth)
+
+
+def _install_signal_handlers(worker: Worker) -> None:
+    """First SIGTERM/SIGINT asks for a drain; a second one gets the default behaviour back."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        log.info("stopping: draining in-flight outputs", signal=signal.Signals(signum).name)
+        worker.request_stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+
+async def serve(settings: Settings, pipeline: Pipeline, options: ServiceOptions) -> Worker:
+    """Run the worker until it is stopped (or drained, in burst mode) and return it."""
+    if settings.create_topics:
+        await ensure_topics(settings, topic_specs(settings))
+    worker = Worker(
+        settings,
+        pipeline,
+        make_consumer(settings, group_id=settings.group_id),
+        make_producer(settings),
+        health=options.health,
+        stop_when_drained=options.stop_when_drained,
+    )
+    if options.install_signal_handlers:
+        _install_signal_handlers(worker)
+    log.info(
+        "worker starting",
+        bootstrap_servers=settings.bootstrap_servers,
+        topic=settings.raw_topic,
+        group=settings.group_id,
+    )
+    await worker.run()
+    stats = pipeline.stats
+    log.info(
+        "worker stopped",
+        records=stats.records,
+        routes=dict(stats.by_route()),
+        dead_letters=dict(stats.dead_letters),
+        skips=dict(stats.skips),
+    )
+    return worker
