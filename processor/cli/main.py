@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from processor.cli.classify import classify
+from processor.cli.demo import demo
 from processor.cli.run import run
 from processor.cli.topics import topics
 
@@ -15,7 +16,7 @@ def cli() -> None:
     """WhatsApp customer-identity stream processor (phone, BSUID, per-number gate)."""
 
 
-for command in (classify, run, topics):
+for command in (classify, run, topics, demo):
     cli.add_command(command)
 
 

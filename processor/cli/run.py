@@ -30,7 +30,12 @@ from processor.settings import SettingsError, load_registry
     type=float,
     help="Longest drain on SIGTERM [env BSUID_SHUTDOWN_TIMEOUT_S]",
 )
-def run(**flags: Any) -> None:
+@click.option(
+    "--exit-when-drained",
+    is_flag=True,
+    help="Burst mode: exit 0 once every assigned partition is read to its end and committed",
+)
+def run(exit_when_drained: bool, **flags: Any) -> None:
     """Consume the raw topic in a consumer group and publish identity events until stopped.
 
     On SIGTERM or SIGINT: stop fetching, wait for in-flight outputs, commit, leave the group,
@@ -43,6 +48,7 @@ def run(**flags: Any) -> None:
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        asyncio.run(serve(settings, build_pipeline(settings, registry), ServiceOptions()))
+        options = ServiceOptions(stop_when_drained=exit_when_drained)
+        asyncio.run(serve(settings, build_pipeline(settings, registry), options))
     except WorkerError as exc:
         raise click.ClickException(str(exc)) from None
