@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from processor.brokers.apache_kafka import STOP_GRACE_S, free_port, probe_metadata, wait_for
+from processor.brokers.apache_kafka import STOP_GRACE_S
+from processor.brokers.probe import free_port, probe_metadata, wait_for
 from processor.brokers.base import RunningBroker
 
 log = logging.getLogger(__name__)
