@@ -70,11 +70,13 @@ def classify(app: Appearance, fallback_time: int) -> Classified | ItemError:
 def parse_timestamp(timestamp: str | int | None, fallback: int) -> int | None:
     """Unix seconds from a webhook; the record's own time when the body carries none."""
     if timestamp is None or timestamp == "":
-        return fallback
-    try:
-        seconds = int(timestamp)
-    except ValueError:
-        return None
+        # The Kafka timestamp is whatever the producer set: checked like the body's own.
+        seconds = fallback
+    else:
+        try:
+            seconds = int(timestamp)
+        except ValueError:
+            return None
     return seconds if 0 <= seconds <= _MAX_EPOCH else None
 
 

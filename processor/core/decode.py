@@ -71,7 +71,8 @@ def decode_record(
         if body.lstrip()[:1] != b"{":
             return ItemError("unknown_format", f"body is JSON but not an object: {exc}")
         return ItemError("schema_mismatch", str(exc))
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        # msgspec reports invalid UTF-8 inside a string it decodes as UnicodeDecodeError.
         return ItemError("invalid_json", str(exc))
     fmt = hinted or _shape_format(envelope)
     if fmt is None:

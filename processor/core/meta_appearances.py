@@ -209,8 +209,10 @@ class _Change:
             context = thread.context or meta.ThreadContext()
             phone = context.wa_id or ("" if context.user_id else thread.id or "")
             bsuid = context.user_id or ""
+            # Messages without a usable time are passed over; a thread with none falls back
+            # to the record's time rather than to 1970.
             newest = max(
-                (_as_int(m.timestamp) for m in thread.messages or ()),
+                (t for m in thread.messages or () if (t := _as_int(m.timestamp)) is not None),
                 default=None,
             )
             yield Appearance(
@@ -309,11 +311,13 @@ def _body_change(body: str | None) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else ("", "")
 
 
-def _as_int(timestamp: str | int | None) -> int:
+def _as_int(timestamp: str | int | None) -> int | None:
+    if timestamp is None or timestamp == "":
+        return None
     try:
-        return int(timestamp or 0)
+        return int(timestamp)
     except ValueError:
-        return 0
+        return None
 
 
 ChangeHandler = Callable[[_Change, meta.ChangeValue], Iterator[Found]]
@@ -405,6 +409,11 @@ def meta_appearances(
                 value = meta.CHANGE_VALUE_DECODER.decode(change.value)
             except msgspec.ValidationError as exc:
                 yield ItemError("schema_mismatch", f"{exc} (in {path})")
+                continue
+            except (UnicodeDecodeError, RecursionError) as exc:
+                # The envelope only skipped this value: invalid UTF-8 or too deep a nesting
+                # shows up when it is decoded for real.
+                yield ItemError("invalid_json", f"{exc} (in {path})")
                 continue
             meta_ = value.metadata or meta.Metadata()
             business = BusinessRef(
