@@ -144,6 +144,10 @@ def load_registry(path: str) -> Registry:
                 f"setting numbers: {path}: number #{index} field `number`: "
                 f"{entry.number!r} is not a phone number"
             )
-        if not entry.scope:
-            raise SettingsError(f"setting numbers: {path}: number #{index} field `scope` is empty")
+        if not entry.scope or "/" in entry.scope:
+            # Identity keys are `<scope>/<id>`: a "/" in a scope would blur where scopes end.
+            raise SettingsError(
+                f"setting numbers: {path}: number #{index} field `scope` must be non-empty "
+                "and without '/'"
+            )
     return Registry(registry_file.number)

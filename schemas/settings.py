@@ -43,6 +43,8 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     dropped_topic: str = "customer.identity.dropped.v1"
     dlq_topic: str = "whatsapp.webhooks.dlq"
     control_topic: str = "bsuid.enablement.v1"
+    #: Where a replay with --group keeps the end offsets of its first run (compacted).
+    replay_state_topic: str = "bsuid.replay.state"
     # Topic bootstrap (`topics ensure`, `--create-topics`)
     create_topics: bool = False
     topic_partitions: Positive = 6
@@ -65,6 +67,8 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     #: A broker unreachable this long makes the worker say so (and fail readiness).
     broker_unavailable_warn_s: Seconds = 15.0
     # Operations
+    #: All interfaces: probes and scrapes come from outside the container.
+    http_host: str = "0.0.0.0"  # noqa: S104
     http_port: Port = 8080
     log_format: LogFormat = "auto"
     log_level: LogLevel = "info"

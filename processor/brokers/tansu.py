@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from processor.brokers.apache_kafka import STOP_GRACE_S
-from processor.brokers.probe import free_port, probe_metadata, wait_for
 from processor.brokers.base import RunningBroker
+from processor.brokers.probe import free_port, probe_metadata, wait_for
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -63,3 +64,14 @@ def settings_from(flags: dict[str, Any]) -> Settings:
         raise click.ClickException(str(exc)) from None
     configure_logging(settings.log_format, settings.log_level)
     return settings
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with a zone (a naive time would mean different instants on hosts)."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise click.BadParameter(f"{text!r} needs a time zone (e.g. Z or +02:00)")
+    return when

@@ -35,6 +35,7 @@ def topic_specs(settings: Settings, *, suffix: str = "") -> list[TopicSpec]:
         # Latest enablement per number is all that matters: compacted, one partition so every
         # worker reads the changes in the order they were made.
         TopicSpec(settings.control_topic, 1, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.replay_state_topic, 1, {"cleanup.policy": "compact"}),
     ]
 
 

@@ -51,6 +51,8 @@ class InFlightBatch:
 class Checkpoint:
     in_flight: deque[InFlightBatch] = field(default_factory=deque)
     committable: dict[TopicPartition, int] = field(default_factory=dict)
+    #: Next offset after the last acknowledged input, per partition (committed or not).
+    acked: dict[TopicPartition, int] = field(default_factory=dict)
     records: int = 0
     bytes: int = 0
 
@@ -69,6 +71,7 @@ class Checkpoint:
             self.records -= batch.records
             self.bytes -= batch.bytes
             self.committable.update(batch.offsets)
+            self.acked.update(batch.offsets)
 
     async def wait_oldest(self) -> None:
         if self.in_flight:

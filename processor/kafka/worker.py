@@ -18,9 +18,11 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 
 from processor.core.pipeline import Pipeline
-from processor.core.records import InputRecord, ItemError, OutputRecord
+from processor.core.records import InputRecord, ItemError, OutputRecord, Route
 from processor.core.route import dead_letter
+from processor.kafka.bounds import ReplayBounds
 from processor.kafka.checkpoint import Checkpoint, DeliveryError, InFlightBatch
+from processor.kafka.control import ControlFollower
 from processor.kafka.health import WorkerHealth
 from processor.kafka.sink import OutputSink
 from processor.kafka.source import RebalanceListener
@@ -30,6 +32,14 @@ log = structlog.get_logger("processor.worker")
 
 COMMIT_INTERVAL_S = 0.2
 BROKER_PROBE_INTERVAL_S = 5.0
+
+
+def output_topics(settings: Settings, suffix: str = "") -> dict[Route, str]:
+    return {
+        "identity": settings.identity_topic + suffix,
+        "dropped": settings.dropped_topic + suffix,
+        "dlq": settings.dlq_topic + suffix,
+    }
 
 
 class WorkerError(Exception):
@@ -46,19 +56,21 @@ class Worker:
         *,
         health: WorkerHealth | None = None,
         stop_when_drained: bool = False,
+        topics: dict[Route, str] | None = None,
+        bounds: ReplayBounds | None = None,
+        control: ControlFollower | None = None,
+        commits: bool = True,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.consumer = consumer
         self.producer = producer
-        self.sink = OutputSink(
-            producer,
-            {
-                "identity": settings.identity_topic,
-                "dropped": settings.dropped_topic,
-                "dlq": settings.dlq_topic,
-            },
-        )
+        self.sink = OutputSink(producer, topics or output_topics(settings))
+        #: A replay reads a bounded range by manual assignment instead of the group's share.
+        self.bounds = bounds
+        self.control = control
+        #: Without a consumer group (a replay without --group) nothing is committed.
+        self.commits = commits
         self.checkpoint = Checkpoint()
         self.health = health or WorkerHealth()
         self.stop_when_drained = stop_when_drained
@@ -67,6 +79,8 @@ class Worker:
         self._last_commit = 0.0
         self._last_probe = 0.0
         self._assigned: set[TopicPartition] = set()
+        #: Last offset this worker committed per partition: the base of the lag gauge.
+        self._committed: dict[TopicPartition, int] = {}
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -76,18 +90,34 @@ class Worker:
     async def run(self) -> None:
         """Run until stopped (or drained in burst mode); raise `WorkerError` on a fatal error."""
         await self.producer.start()
+        # start() bootstrapped from the broker. The probe only runs when a poll comes back
+        # empty: without this, a worker busy from its first poll would never turn ready.
+        self.health.broker_reachable = True
         try:
             await self.consumer.start()
             try:
                 await self.sink.refresh_partitions()
-                self.consumer.subscribe(
-                    [self.settings.raw_topic],
-                    listener=RebalanceListener(self._on_revoked, self._on_assigned),
-                )
+                if self.control is not None:
+                    # Gate nothing before the enablement history is known (CONTRACT 4).
+                    self.health.control_loaded = False
+                    await self.control.load()
+                    self.health.control_loaded = True
+                if self.bounds is not None:
+                    await self.bounds.begin(self.consumer, self.settings, resume=self.commits)
+                    self._assigned = self.bounds.partitions
+                    self.health.assignment_received = True
+                    self.health.assigned_partitions = len(self._assigned)
+                else:
+                    self.consumer.subscribe(
+                        [self.settings.raw_topic],
+                        listener=RebalanceListener(self._on_revoked, self._on_assigned),
+                    )
                 self.health.phase = "running"
                 await self._loop()
                 await self._drain_and_commit(self.settings.shutdown_timeout_s)
             finally:
+                if self.control is not None:
+                    await self.control.stop()
                 # stop() leaves the group; the listener is not called, so we committed above.
                 await self.consumer.stop()
         except BaseException:
@@ -103,6 +133,8 @@ class Worker:
         while not self._stop.is_set():
             self.health.last_loop_at = time.monotonic()
             await self._collect_and_commit()
+            if self.bounds is not None and self.bounds.finished():
+                return
             if (
                 self.checkpoint.records >= settings.max_inflight_records
                 or self.checkpoint.bytes >= settings.max_inflight_bytes
@@ -115,7 +147,10 @@ class Worker:
             if batches:
                 idle_since = None
                 async with self._batch_lock:
+                    started = time.perf_counter()
                     await self._process(batches)
+                    if self.health.batch_seconds is not None:
+                        self.health.batch_seconds(time.perf_counter() - started)
             else:
                 now = time.monotonic()
                 idle_since = idle_since or now
@@ -131,9 +166,16 @@ class Worker:
         pipeline, emit = self.pipeline, self.sink.add
         offsets: dict[TopicPartition, int] = {}
         count = size = 0
-        for tp, messages in batches.items():
+        bounds = self.bounds
+        for tp, fetched in batches.items():
             if tp not in assigned:
                 # Revoked while we waited for the lock: the new owner reads these.
+                continue
+            messages = fetched
+            next_offset: int | None = fetched[-1].offset + 1
+            if bounds is not None:
+                messages, next_offset = bounds.clip(self.consumer, tp, fetched)
+            if next_offset is None:
                 continue
             topic, partition = tp.topic, tp.partition
             for message in messages:
@@ -150,7 +192,7 @@ class Worker:
                 _process_safely(pipeline, record, emit)
                 size += len(value)
             count += len(messages)
-            offsets[tp] = messages[-1].offset + 1
+            offsets[tp] = next_offset
         if not offsets:
             return
         futures = await self.sink.flush()
@@ -172,11 +214,13 @@ class Worker:
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         offsets = {tp: o for tp, o in offsets.items() if tp in self._assigned}
-        if not offsets:
+        if not offsets or not self.commits:
             return
         try:
             await self.consumer.commit(offsets)
             self.health.commits += 1
+            self._committed.update(offsets)
+            self._update_lag()
         except CommitFailedError as exc:
             # The group rebalanced under us: the partitions' new owners read these again.
             self.health.commit_failures += 1
@@ -209,11 +253,15 @@ class Worker:
         self.sink.discard()
         await asyncio.sleep(1.0)
         for tp in self.consumer.assignment():
-            committed = await self.consumer.committed(tp)
-            if committed is None:
+            position = self.checkpoint.acked.get(tp)
+            if position is None and self.bounds is not None:
+                position = self.bounds.starts[tp]
+            if position is None and self.commits:
+                position = await self.consumer.committed(tp)
+            if position is None:
                 await self.consumer.seek_to_beginning(tp)
             else:
-                self.consumer.seek(tp, committed)
+                self.consumer.seek(tp, position)
 
     async def _drain_and_commit(self, limit_s: float) -> None:
         self.health.phase = "draining"
@@ -242,6 +290,9 @@ class Worker:
             self.checkpoint.clear()
             self.sink.discard()
             self._assigned -= revoked
+            for tp in revoked:
+                self.checkpoint.acked.pop(tp, None)
+                self._committed.pop(tp, None)
         log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -275,7 +326,7 @@ class Worker:
         lag: dict[str, int] = {}
         for tp in self._assigned:
             highwater = self.consumer.highwater(tp)
-            committed = self.checkpoint.committable.get(tp)
+            committed = self._committed.get(tp)
             if highwater is not None and committed is not None:
                 lag[f"{tp.topic}:{tp.partition}"] = max(0, highwater - committed)
         self.health.lag = lag

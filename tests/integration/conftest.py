@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,7 +139,7 @@ class KafkaEnv:
 
 
 @pytest.fixture
-async def kafka(broker: RunningBroker) -> AsyncIterator[KafkaEnv]:
+async def kafka(broker: RunningBroker) -> KafkaEnv:
     run = uuid.uuid4().hex[:8]
     settings = load_settings(
         {
@@ -162,4 +162,4 @@ async def kafka(broker: RunningBroker) -> AsyncIterator[KafkaEnv]:
     )
     env = KafkaEnv(broker, settings)
     await env.create_topics()
-    yield env
+    return env
