@@ -21,8 +21,9 @@ def connectly_appearance(envelope: Envelope, body: bytes) -> Appearance | ItemEr
     if envelope.topic == "delivery_status":
         customer, business, path = envelope.recipient, envelope.sender, "$.recipient"
         update = envelope.status_update
-        if update is None:
-            return ItemError("schema_mismatch", "delivery_status without statusUpdate at $")
+        if update is None or not update.id:
+            # The status id is the natural key: without it every status would share an eventId.
+            return ItemError("schema_mismatch", "delivery_status without statusUpdate.id at $")
         event_type = "delivery_status"
         key: tuple[str, ...] = ("connectly-status", update.id or "", update.status or "")
         message_id, message_status = update.id or "", update.status or ""

@@ -64,6 +64,8 @@ class _Change:
         return (*key, "standby") if self.standby else key
 
     def message(self, msg: meta.Message, path: str) -> Found:
+        if not msg.id:
+            return _missing_id(path)
         if msg.type == "system" and msg.system is not None:
             return self._system(msg, msg.system, path)
         phone, bsuid = msg.from_ or "", msg.from_user_id or ""
@@ -118,6 +120,8 @@ class _Change:
         )
 
     def status(self, status: meta.Status, path: str, event_type: EventType) -> Found:
+        if not status.id:
+            return _missing_id(path)
         kind = "status" if event_type == "delivery_status" else "call"
         if status.recipient_type == "group":
             # The recipient is the group: the customer is the participant. Every participant
@@ -153,6 +157,8 @@ class _Change:
         )
 
     def echo(self, echo: meta.Echo, path: str) -> Found:
+        if not echo.id:
+            return _missing_id(path)
         phone, bsuid = echo.to or "", echo.to_user_id or ""
         if echo.message is not None and not (phone or bsuid):
             # Standby echoes carry the sent request: its recipient may be a phone or a BSUID.
@@ -180,6 +186,8 @@ class _Change:
         )
 
     def call(self, call: meta.Call, path: str) -> Found:
+        if not call.id:
+            return _missing_id(path)
         if call.direction == "BUSINESS_INITIATED":
             phone, bsuid, parent = call.to, call.to_user_id, call.to_parent_user_id
         else:
@@ -293,6 +301,12 @@ class _Change:
             message_status="user_id_update",
             path=path,
         )
+
+
+def _missing_id(path: str) -> ItemError:
+    """Without its id an item has no natural key: every such item of a number would share one
+    eventId, and consumers upserting by eventId would silently lose all but one."""
+    return ItemError("schema_mismatch", f"Object missing required field `id` - at `{path}`")
 
 
 def _requested_phone(cards: list[meta.SharedContact] | None) -> str:

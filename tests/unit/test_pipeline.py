@@ -387,3 +387,32 @@ def test_10k_thread_chunk_is_streamed_through_emit(pipeline: Pipeline) -> None:
     # the outputs must not pile up beside it: had `process` collected them before emitting, the
     # peak would exceed their total size.
     assert peak < 0.75 * seen["bytes"], (peak, seen["bytes"])
+
+
+@pytest.mark.parametrize(
+    ("sample_name", "path"),
+    [
+        ("meta_inbound_phone_and_bsuid", ("messages", 0)),
+        ("meta_status_delivered_to_bsuid", ("statuses", 0)),
+        ("meta_echo_to_bsuid_only", ("message_echoes", 0)),
+        ("meta_call_user_initiated", ("calls", 0)),
+    ],
+)
+def test_items_without_their_id_are_dead_lettered(
+    sample_name: str, path: tuple[str, int], run: Run, sample_json: Sample
+) -> None:
+    """Without an id every such item would share one eventId and upserts would lose them."""
+    body = sample_json(sample_name)
+    del body["entry"][0]["changes"][0]["value"][path[0]][path[1]]["id"]
+    out = run(body)
+    assert [o.route for o in out] == ["dlq"]
+    assert dlqs(out)[0]["dlq.error.code"] == b"schema_mismatch"
+    assert b"`id`" in dlqs(out)[0]["dlq.error.message"]
+
+
+def test_connectly_status_without_its_id_is_dead_lettered(run: Run, sample_json: Sample) -> None:
+    body = sample_json("connectly_delivery_status_bsuid")
+    body["statusUpdate"]["id"] = ""
+    out = run(body)
+    assert [o.route for o in out] == ["dlq"]
+    assert dlqs(out)[0]["dlq.error.code"] == b"schema_mismatch"
