@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -15,11 +16,14 @@ import structlog
 from processor.core.pipeline import Pipeline
 from processor.core.registry import Registry
 from processor.core.signature import SigningSecrets
+from processor.http import OpsServer
 from processor.kafka.admin import ensure_topics, topic_specs
+from processor.kafka.control import ControlFollower
 from processor.kafka.health import WorkerHealth
 from processor.kafka.sink import make_producer
 from processor.kafka.source import make_consumer
-from processor.kafka.worker import Worker
+from processor.kafka.worker import Worker, WorkerError
+from processor.metrics import ProcessorMetrics
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.service")
@@ -41,6 +45,9 @@ class ServiceOptions:
     stop_when_drained: bool = False
     install_signal_handlers: bool = True
     health: WorkerHealth = field(default_factory=WorkerHealth)
+    #: Awaited once the HTTP server listens, before the worker starts: lets a caller hold
+    #: the worker (to stop it) and see the not-yet-ready state.
+    on_started: Callable[[Worker], Awaitable[None]] | None = None
 
 
 def _install_signal_handlers(worker: Worker) -> None:
@@ -61,13 +68,15 @@ async def serve(settings: Settings, pipeline: Pipeline, options: ServiceOptions)
     """Run the worker until it is stopped (or drained, in burst mode) and return it."""
     if settings.create_topics:
         await ensure_topics(settings, topic_specs(settings))
+    producer = make_producer(settings)
     worker = Worker(
         settings,
         pipeline,
         make_consumer(settings, group_id=settings.group_id),
-        make_producer(settings),
+        producer,
         health=options.health,
         stop_when_drained=options.stop_when_drained,
+        control=ControlFollower(settings, pipeline.registry, producer),
     )
     if options.install_signal_handlers:
         _install_signal_handlers(worker)
@@ -77,7 +86,15 @@ async def serve(settings: Settings, pipeline: Pipeline, options: ServiceOptions)
         topic=settings.raw_topic,
         group=settings.group_id,
     )
-    await worker.run()
+    ops = await _start_http(settings, pipeline, options.health)
+    try:
+        if options.on_started is not None:
+            await options.on_started(worker)
+        await worker.run()
+    finally:
+        # The probes go with the worker: nothing answers for a worker that has stopped.
+        if ops is not None:
+            await ops.stop()
     stats = pipeline.stats
     log.info(
         "worker stopped",
@@ -87,3 +104,20 @@ async def serve(settings: Settings, pipeline: Pipeline, options: ServiceOptions)
         skips=dict(stats.skips),
     )
     return worker
+
+
+async def _start_http(
+    settings: Settings, pipeline: Pipeline, health: WorkerHealth
+) -> OpsServer | None:
+    """Probes and metrics on `http_host:http_port`; none when the port is 0 (demo, tests)."""
+    if settings.http_port == 0:
+        return None
+    ops = OpsServer(health, ProcessorMetrics(lambda: pipeline.stats, health))
+    try:
+        await ops.start(settings.http_host, settings.http_port)
+    except OSError as exc:
+        raise WorkerError(
+            f"setting http_port: cannot listen on {settings.http_host}:{settings.http_port}: "
+            f"{exc.strerror or exc}"
+        ) from None
+    return ops

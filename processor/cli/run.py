@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from processor.cli.options import kafka_options, settings_from
+from processor.kafka.control import ControlTopicMissingError
 from processor.kafka.worker import WorkerError
 from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import SettingsError, load_registry
@@ -50,5 +51,5 @@ def run(exit_when_drained: bool, **flags: Any) -> None:
     try:
         options = ServiceOptions(stop_when_drained=exit_when_drained)
         asyncio.run(serve(settings, build_pipeline(settings, registry), options))
-    except WorkerError as exc:
+    except (WorkerError, ControlTopicMissingError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,16 +27,24 @@ class WorkerHealth:
     commit_failures: int = 0
     delivery_failures: int = 0
     in_flight_records: int = 0
-    #: Consumer lag per "topic:partition", refreshed every loop turn.
+    #: Consumer lag per "topic:partition" (high watermark - our last commit), refreshed on
+    #: every commit and broker probe.
     lag: dict[str, int] = field(default_factory=dict)
+    #: Called once per processed batch with its duration (the metrics histogram), if set:
+    #: one observation per batch keeps Prometheus off the per-record hot path.
+    batch_seconds: Callable[[float], None] | None = None
 
     def alive(self, stall_after_s: float = 60.0) -> bool:
         return self.phase != "failed" and time.monotonic() - self.last_loop_at < stall_after_s
 
+    def readiness(self) -> dict[str, bool]:
+        """Each readiness condition by name: `/readyz` reports the failing ones."""
+        return {
+            "running": self.phase == "running",
+            "assignment_received": self.assignment_received,
+            "broker_reachable": self.broker_reachable,
+            "control_loaded": self.control_loaded,
+        }
+
     def ready(self) -> bool:
-        return (
-            self.phase == "running"
-            and self.assignment_received
-            and self.broker_reachable
-            and self.control_loaded
-        )
+        return all(self.readiness().values())
