@@ -53,6 +53,22 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         else structlog.processors.JSONRenderer(serializer=_json_dumps)
     )
     tail: list[Processor] = [] if console else [structlog.processors.dict_tracebacks]
+    # Libraries (aiokafka, aiohttp) log through the standard library: render their records
+    # with the same processors, so every line has one format and phone numbers stay masked.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *tail,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, *tail, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.ERROR)),

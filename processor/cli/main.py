@@ -9,6 +9,7 @@ import click
 from processor.cli.classify import classify
 from processor.cli.config import config
 from processor.cli.demo import demo
+from processor.cli.generate import generate_command
 from processor.cli.numbers import numbers
 from processor.cli.replay import replay_command
 from processor.cli.run import run
@@ -43,7 +44,7 @@ def cli() -> None:
     """WhatsApp customer-identity stream processor (phone, BSUID, per-number gate)."""
 
 
-for command in (classify, run, topics, demo, config, numbers):
+for command in (generate_command, classify, run, topics, demo, config, numbers):
     cli.add_command(command)
 cli.add_command(replay_command, name="replay")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from processor.cli.options import kafka_options, parse_time, settings_from
+from processor.cli.options import kafka_options, parse_time, run_kafka, settings_from
 from processor.core.control import next_change, parse_change
 from processor.core.phone import normalize_phone
 from processor.core.records import ItemError
@@ -80,7 +79,7 @@ def set_number(
         bsuid_enabled=enabled,
         effective_at=when,
     )
-    asyncio.run(_publish(settings, state))
+    run_kafka(_publish(settings, state), settings)
     click.echo(f"{phone.e164}: bsuid_enabled={enabled} scope={scope} from {when.isoformat()}")
 
 
@@ -112,7 +111,7 @@ def list_numbers(**flags: Any) -> None:
             "always",
             "file",
         )
-    for change in asyncio.run(_latest_changes(settings)).values():
+    for change in run_kafka(_latest_changes(settings), settings).values():
         for entry in (*change.history, change):
             table.add_row(
                 entry.number,

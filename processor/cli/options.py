@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
 
 import click
+from aiokafka.errors import KafkaConnectionError
 
+from processor.kafka.control import ControlTopicMissingError
+from processor.kafka.worker import WorkerError
 from processor.log import configure_logging
 from processor.settings import ENV_VARS, SettingsError, load_settings
 from schemas.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 Decorator = Callable[[Any], Any]
@@ -75,3 +80,15 @@ def parse_time(text: str) -> datetime:
     if when.tzinfo is None:
         raise click.BadParameter(f"{text!r} needs a time zone (e.g. Z or +02:00)")
     return when
+
+
+def run_kafka(job: Coroutine[Any, Any, T], settings: Settings) -> T:
+    """Run a Kafka job; the failures an operator can fix end the process with one line."""
+    try:
+        return asyncio.run(job)
+    except (WorkerError, ControlTopicMissingError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KafkaConnectionError as exc:
+        raise click.ClickException(
+            f"setting bootstrap_servers: cannot reach Kafka at {settings.bootstrap_servers} ({exc})"
+        ) from None

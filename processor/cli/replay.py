@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from processor.cli.options import kafka_options, parse_time, settings_from
+from processor.cli.options import kafka_options, parse_time, run_kafka, settings_from
 from processor.kafka.bounds import Start
-from processor.kafka.control import ControlTopicMissingError
-from processor.kafka.worker import WorkerError
 from processor.replay import ReplayPlan, progress_printer, replay
 from processor.service import build_pipeline
 from processor.settings import SettingsError, load_registry
@@ -65,9 +62,7 @@ def replay_command(
         raise click.ClickException(str(exc)) from None
     update, close = progress_printer()
     try:
-        result = asyncio.run(replay(settings, pipeline, plan, update))
-    except (WorkerError, ControlTopicMissingError) as exc:
-        raise click.ClickException(str(exc)) from None
+        result = run_kafka(replay(settings, pipeline, plan, update), settings)
     finally:
         close()
     stats = result.stats

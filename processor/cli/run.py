@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
 
-from processor.cli.options import kafka_options, settings_from
-from processor.kafka.control import ControlTopicMissingError
-from processor.kafka.worker import WorkerError
+from processor.cli.options import kafka_options, run_kafka, settings_from
 from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import SettingsError, load_registry
 
@@ -48,8 +45,5 @@ def run(exit_when_drained: bool, **flags: Any) -> None:
         registry = load_registry(settings.numbers)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    try:
-        options = ServiceOptions(stop_when_drained=exit_when_drained)
-        asyncio.run(serve(settings, build_pipeline(settings, registry), options))
-    except (WorkerError, ControlTopicMissingError) as exc:
-        raise click.ClickException(str(exc)) from None
+    options = ServiceOptions(stop_when_drained=exit_when_drained)
+    run_kafka(serve(settings, build_pipeline(settings, registry), options), settings)

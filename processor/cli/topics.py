@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import click
 
-from processor.cli.options import kafka_options, settings_from
+from processor.cli.options import kafka_options, run_kafka, settings_from
 from processor.kafka.admin import ensure_topics, topic_specs
 
 
@@ -27,5 +26,5 @@ def topics() -> None:
 def ensure(**flags: Any) -> None:
     """Create missing topics (raw, identity, dropped, dead-letter, compacted control topic)."""
     settings = settings_from(flags)
-    created = asyncio.run(ensure_topics(settings, topic_specs(settings)))
+    created = run_kafka(ensure_topics(settings, topic_specs(settings)), settings)
     click.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none missing'}")

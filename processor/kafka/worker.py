@@ -89,43 +89,48 @@ class Worker:
 
     async def run(self) -> None:
         """Run until stopped (or drained in burst mode); raise `WorkerError` on a fatal error."""
-        await self.producer.start()
-        # start() bootstrapped from the broker. The probe only runs when a poll comes back
-        # empty: without this, a worker busy from its first poll would never turn ready.
-        self.health.broker_reachable = True
         try:
-            await self.consumer.start()
-            try:
-                await self.sink.refresh_partitions()
-                if self.control is not None:
-                    # Gate nothing before the enablement history is known (CONTRACT 4).
-                    self.health.control_loaded = False
-                    await self.control.load()
-                    self.health.control_loaded = True
-                if self.bounds is not None:
-                    await self.bounds.begin(self.consumer, self.settings, resume=self.commits)
-                    self._assigned = self.bounds.partitions
-                    self.health.assignment_received = True
-                    self.health.assigned_partitions = len(self._assigned)
-                else:
-                    self.consumer.subscribe(
-                        [self.settings.raw_topic],
-                        listener=RebalanceListener(self._on_revoked, self._on_assigned),
-                    )
-                self.health.phase = "running"
-                await self._loop()
-                await self._drain_and_commit(self.settings.shutdown_timeout_s)
-            finally:
-                if self.control is not None:
-                    await self.control.stop()
-                # stop() leaves the group; the listener is not called, so we committed above.
-                await self.consumer.stop()
+            await self._start()
+            self.health.phase = "running"
+            await self._loop()
+            await self._drain_and_commit(self.settings.shutdown_timeout_s)
         except BaseException:
             self.health.phase = "failed"
             raise
         finally:
-            await self.producer.stop()
+            await self._close()
         self.health.phase = "stopped"
+
+    async def _start(self) -> None:
+        await self.producer.start()
+        # start() bootstrapped from the broker. The probe only runs when a poll comes back
+        # empty: without this, a worker busy from its first poll would never turn ready.
+        self.health.broker_reachable = True
+        await self.consumer.start()
+        await self.sink.refresh_partitions()
+        if self.control is not None:
+            # Gate nothing before the enablement history is known (CONTRACT 4).
+            self.health.control_loaded = False
+            await self.control.load()
+            self.health.control_loaded = True
+        if self.bounds is not None:
+            await self.bounds.begin(self.consumer, self.settings, resume=self.commits)
+            self._assigned = self.bounds.partitions
+            self.health.assignment_received = True
+            self.health.assigned_partitions = len(self._assigned)
+        else:
+            self.consumer.subscribe(
+                [self.settings.raw_topic],
+                listener=RebalanceListener(self._on_revoked, self._on_assigned),
+            )
+
+    async def _close(self) -> None:
+        """Stop every client, started or not (a failed start must not leak connections)."""
+        if self.control is not None:
+            await self.control.stop()
+        # stop() leaves the group; the listener is not called, so run() committed first.
+        await self.consumer.stop()
+        await self.producer.stop()
 
     async def _loop(self) -> None:
         settings = self.settings
