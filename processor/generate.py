@@ -5,6 +5,9 @@ The same arguments always give the same bytes: every choice comes from one seede
 advances with the record index. Customers come from a fixed pool so they recur; statuses of a
 message arrive later as webhooks of their own (sometimes out of order); ~1% of records retry an
 earlier body; `malformed_ratio` of them are broken in the ways CONTRACT 7 names. Pure: no I/O.
+
+Speed matters (the benchmark generates >= 1M records): bodies come from bytes templates and
+per-customer fragments cached in `generate_shapes`, never from a JSON encoder per record.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ _KINDS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class GeneratedRecord:
+    """One raw Kafka record, as a webhook receiver would produce it (CONTRACT 2)."""
+
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
@@ -87,7 +92,13 @@ def generate(
     customers: int | None = None,
     signing: SigningSecrets | None = None,
 ) -> Iterator[GeneratedRecord]:
-    """`count` raw webhook records; `customers` defaults to count/4, at most 50k."""
+    """`count` raw webhook records, the same for the same arguments.
+
+    `customers` is the size of the recurring customer pool (default count/4, at most 50k;
+    phones stay unique up to ~150k). With `signing`, records carry the signature header of
+    their source, so a pipeline configured with the same secrets verifies them all. With a
+    fixed `customers`, a shorter stream is a prefix of a longer one.
+    """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
     if not 0.0 <= malformed_ratio <= 1.0 - DUPLICATE_RATIO:
@@ -387,6 +398,7 @@ class _Stream:
         or an echo whose customer is only in the sent request."""
         if self.last_inbound is not None and self.draw() < 0.6:
             bi, w, wamid, ts, text = self.last_inbound
+            self.last_inbound = None  # one standby copy per live message
             message = shapes.text_message(w, wamid, ts, text)
             arrays = b'"standby":{"messages":[%s],"contacts":[%s]}' % (message, w.contact())
         else:

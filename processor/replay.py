@@ -28,6 +28,7 @@ from processor.kafka.sink import make_producer
 from processor.kafka.source import make_consumer
 from processor.kafka.topic_reader import partitions_of, read_topic
 from processor.kafka.worker import Worker, output_topics
+from processor.service import worker_type
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.replay")
@@ -108,8 +109,11 @@ async def replay(
     log.info("replay range fixed", ends={tp.partition: o for tp, o in bounds.ends.items()})
     if plan.on_range_fixed is not None:
         await plan.on_range_fixed(bounds.ends)
+    if plan.group:
+        # An exactly-once replay commits its offsets in its transactions, for its own group.
+        settings = msgspec.structs.replace(settings, group_id=plan.group)
     producer = make_producer(settings)
-    worker = Worker(
+    worker = worker_type(settings)(
         settings,
         pipeline,
         make_consumer(settings, group_id=plan.group),

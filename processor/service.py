@@ -22,11 +22,17 @@ from processor.kafka.control import ControlFollower
 from processor.kafka.health import WorkerHealth
 from processor.kafka.sink import make_producer
 from processor.kafka.source import make_consumer
+from processor.kafka.transactions import ExactlyOnceWorker
 from processor.kafka.worker import Worker, WorkerError
 from processor.metrics import ProcessorMetrics
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.service")
+
+
+def worker_type(settings: Settings) -> type[Worker]:
+    """At-least-once (ack-gated commits) or exactly-once (per-partition transactions)."""
+    return ExactlyOnceWorker if settings.guarantee == "exactly-once" else Worker
 
 
 def build_pipeline(settings: Settings, registry: Registry) -> Pipeline:
@@ -69,7 +75,7 @@ async def serve(settings: Settings, pipeline: Pipeline, options: ServiceOptions)
     if settings.create_topics:
         await ensure_topics(settings, topic_specs(settings))
     producer = make_producer(settings)
-    worker = Worker(
+    worker = worker_type(settings)(
         settings,
         pipeline,
         make_consumer(settings, group_id=settings.group_id),

@@ -58,6 +58,12 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     # Worker
     group_id: str = "bsuid-processor"
     guarantee: Guarantee = "at-least-once"
+    #: Exactly-once: transactional ids are `<prefix>-<raw topic>-<partition>` ("" = group_id).
+    transactional_id_prefix: str = ""
+    #: Exactly-once: a partition's transaction commits once it holds this many outputs ...
+    transaction_max_records: Positive = 20_000
+    #: ... or when it has been open this long: the added latency of every output.
+    transaction_interval_ms: Positive = 100
     max_batch_records: Positive = 5000
     max_inflight_records: Positive = 50_000
     max_inflight_bytes: Positive = 64 * 1024 * 1024

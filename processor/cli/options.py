@@ -39,6 +39,9 @@ _KAFKA = [
     _flag("dlq_topic", "Dead-letter topic"),
     _flag("control_topic", "Enablement control topic"),
 ]
+GUARANTEE = _flag(
+    "guarantee", "Delivery guarantee", type=click.Choice(["at-least-once", "exactly-once"])
+)
 _COMMON = [
     _flag("config", "TOML settings file", type=click.Path(dir_okay=False)),
     _flag("numbers", "Number registry TOML file", type=click.Path(dir_okay=False)),

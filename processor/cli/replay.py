@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from processor.cli.options import kafka_options, parse_time, run_kafka, settings_from
+from processor.cli.options import GUARANTEE, kafka_options, parse_time, run_kafka, settings_from
 from processor.kafka.bounds import Start
 from processor.replay import ReplayPlan, progress_printer, replay
 from processor.service import build_pipeline
@@ -41,6 +41,7 @@ def parse_start(text: str) -> Start:
 @click.option("--output-suffix", default="", help="Write to <topic><suffix> (created if missing)")
 @click.option("--group", default=None, help="Commit progress in this group; a rerun resumes")
 @kafka_options
+@GUARANTEE
 def replay_command(
     start: str, end: str, output_suffix: str, group: str | None, **flags: Any
 ) -> None:

@@ -6,13 +6,14 @@ from typing import Any
 
 import click
 
-from processor.cli.options import kafka_options, run_kafka, settings_from
+from processor.cli.options import GUARANTEE, kafka_options, run_kafka, settings_from
 from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import SettingsError, load_registry
 
 
 @click.command()
 @kafka_options
+@GUARANTEE
 @click.option(
     "--create-topics/--no-create-topics",
     default=None,

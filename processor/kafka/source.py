@@ -27,6 +27,10 @@ def make_consumer(settings: Settings, *, group_id: str | None, **overrides: Any)
         # A 3 MB webhook must fit; Kafka returns an oversized first batch anyway.
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
         "fetch_max_bytes": 64 * 1024 * 1024,
+        # Exactly-once: never process what an aborted transaction wrote upstream.
+        "isolation_level": (
+            "read_committed" if settings.guarantee == "exactly-once" else "read_uncommitted"
+        ),
     }
     kwargs.update(overrides)
     return AIOKafkaConsumer(**kwargs)

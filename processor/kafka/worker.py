@@ -115,9 +115,7 @@ class Worker:
             self.health.control_loaded = True
         if self.bounds is not None:
             await self.bounds.begin(self.consumer, self.settings, resume=self.commits)
-            self._assigned = self.bounds.partitions
-            self.health.assignment_received = True
-            self.health.assigned_partitions = len(self._assigned)
+            await self._on_assigned(self.bounds.partitions)
         else:
             self.consumer.subscribe(
                 [self.settings.raw_topic],
@@ -168,7 +166,7 @@ class Worker:
 
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         assigned = self.consumer.assignment()
-        pipeline, emit = self.pipeline, self.sink.add
+        pipeline = self.pipeline
         offsets: dict[TopicPartition, int] = {}
         count = size = 0
         bounds = self.bounds
@@ -176,13 +174,15 @@ class Worker:
             if tp not in assigned:
                 # Revoked while we waited for the lock: the new owner reads these.
                 continue
-            messages = fetched
-            next_offset: int | None = fetched[-1].offset + 1
             if bounds is not None:
                 messages, next_offset = bounds.clip(self.consumer, tp, fetched)
+            else:
+                messages = self._accept(tp, fetched)
+                next_offset = messages[-1].offset + 1 if messages else None
             if next_offset is None:
                 continue
             topic, partition = tp.topic, tp.partition
+            emit = self._emit_for(tp)
             for message in messages:
                 value: bytes = message.value or b""
                 record = InputRecord(
@@ -198,8 +198,21 @@ class Worker:
                 size += len(value)
             count += len(messages)
             offsets[tp] = next_offset
-        if not offsets:
-            return
+        if offsets:
+            await self._publish(offsets, count, size)
+
+    def _accept(self, tp: TopicPartition, messages: list[Any]) -> list[Any]:
+        """The fetched messages to process (exactly-once drops what it already processed)."""
+        del tp
+        return messages
+
+    def _emit_for(self, tp: TopicPartition) -> Callable[[OutputRecord], None]:
+        """Where the outputs of an input partition go (one sink; exactly-once has one each)."""
+        del tp
+        return self.sink.add
+
+    async def _publish(self, offsets: dict[TopicPartition, int], count: int, size: int) -> None:
+        """Hand the batch's outputs to the producer; the checkpoint commits once acked."""
         futures = await self.sink.flush()
         self.checkpoint.add(InFlightBatch(offsets, futures, count, size))
         log.debug("batch", records=count, outputs=len(futures), partitions=len(offsets))

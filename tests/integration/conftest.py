@@ -91,10 +91,17 @@ class KafkaEnv:
         finally:
             await producer.stop()
 
-    async def read(self, topic: str, expected: int, timeout_s: float = 30.0) -> list[Any]:
+    async def read(
+        self,
+        topic: str,
+        expected: int,
+        timeout_s: float = 30.0,
+        isolation_level: str = "read_uncommitted",
+    ) -> list[Any]:
         """Every record of `topic` from the start, once `expected` arrived or `timeout_s` passed."""
         consumer = AIOKafkaConsumer(
             topic,
+            isolation_level=isolation_level,
             bootstrap_servers=self.broker.bootstrap_servers,
             group_id=None,
             auto_offset_reset="earliest",

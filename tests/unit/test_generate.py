@@ -34,7 +34,7 @@ from processor.generate import (
 from schemas.identity import IDENTITY_EVENT_DECODER, IdentityEvent
 from schemas.registry import RegistryFile
 
-COUNT = 20_000
+COUNT = 12_000
 SEED = 11
 MALFORMED = 0.02
 SECRETS = SigningSecrets(meta=b"meta-app-secret", connectly=b"connectly-secret")
