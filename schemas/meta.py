@@ -226,3 +226,15 @@ class Entry(WebhookStruct, frozen=True, kw_only=True):
 
 
 CHANGE_VALUE_DECODER = msgspec.json.Decoder(ChangeValue)
+
+
+class TypedChange(WebhookStruct, frozen=True, kw_only=True):
+    """A change decoded in the same pass as its body: the fast path for well-formed bodies."""
+
+    field: str | None = None
+    value: ChangeValue | None = None
+
+
+class TypedEntry(WebhookStruct, frozen=True, kw_only=True):
+    id: str | None = None
+    changes: list[TypedChange] | None = None

@@ -11,7 +11,7 @@ import msgspec
 
 from schemas.base import WebhookStruct
 from schemas.connectly import Party, StatusUpdate
-from schemas.meta import Entry
+from schemas.meta import Entry, TypedEntry
 
 
 class Envelope(WebhookStruct, frozen=True, kw_only=True, rename={"status_update": "statusUpdate"}):
@@ -28,4 +28,12 @@ class Envelope(WebhookStruct, frozen=True, kw_only=True, rename={"status_update"
     message: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
 
 
+class TypedEnvelope(Envelope, frozen=True, kw_only=True, rename={"status_update": "statusUpdate"}):
+    """The same envelope with every change decoded in one pass. A body this rejects is decoded
+    again as an `Envelope`, whose raw changes let one bad change fail alone."""
+
+    entry: list[TypedEntry] | None = None  # type: ignore[assignment]
+
+
 ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)
+TYPED_ENVELOPE_DECODER = msgspec.json.Decoder(TypedEnvelope)

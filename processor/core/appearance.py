@@ -7,6 +7,29 @@ import msgspec
 from schemas.identity import EventType, SourceFormat
 
 
+class Where:
+    """Where an item sits in a body, e.g. `$.entry[0].changes[1].value.messages[2]`.
+
+    Built for every item but rendered only for a dead-letter message, so it stays a cheap
+    chain of (parent, name, index) instead of a formatted string.
+    """
+
+    __slots__ = ("index", "name", "parent")
+
+    def __init__(self, parent: Where | str, name: str, index: int | None = None) -> None:
+        self.parent, self.name, self.index = parent, name, index
+
+    def __str__(self) -> str:
+        if self.index is None:
+            return f"{self.parent}.{self.name}"
+        return f"{self.parent}.{self.name}[{self.index}]"
+
+
+def change_path(entry: int, change: int) -> Where:
+    """`$.entry[<entry>].changes[<change>].value`"""
+    return Where(Where(Where("$", "entry", entry), "changes", change), "value")
+
+
 class BusinessRef(msgspec.Struct, frozen=True, kw_only=True):
     """The business number as the webhook names it (raw, not yet checked)."""
 
@@ -39,4 +62,4 @@ class Appearance(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str = ""
     message_status: str = ""
     #: Where in the body the appearance is, for dead-letter messages.
-    path: str = "$"
+    path: Where | str = "$"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import msgspec
 
@@ -23,10 +24,8 @@ class Classified(msgspec.Struct, frozen=True, kw_only=True):
     previous_bsuid: Bsuid | None
     phone: Phone | None
     occurred_at: int
-
-    @property
-    def legacy_length(self) -> bool:
-        return any(b is not None and b.legacy_length for b in (self.bsuid, self.parent_bsuid))
+    #: A BSUID body longer than today's limit (accepted, flagged on the output).
+    legacy_length: bool
 
 
 def classify(app: Appearance, fallback_time: int) -> Classified | ItemError:
@@ -58,6 +57,8 @@ def classify(app: Appearance, fallback_time: int) -> Classified | ItemError:
         "phone_only" if bsuid is None else "bsuid_only" if phone is None else "phone_and_bsuid"
     )
     return Classified(
+        legacy_length=(bsuid is not None and bsuid.legacy_length)
+        or (parent is not None and parent.legacy_length),
         identity_class=identity_class,
         bsuid=bsuid,
         parent_bsuid=parent,
@@ -80,5 +81,8 @@ def parse_timestamp(timestamp: str | int | None, fallback: int) -> int | None:
     return seconds if 0 <= seconds <= _MAX_EPOCH else None
 
 
+@lru_cache(maxsize=65_536)
 def iso_utc(seconds: int) -> str:
+    """Cached: a stream's events cluster in time, and strftime costs more than the rest of
+    building an event."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,7 +15,7 @@ from processor.core.signature import (
     meta_signature_ok,
 )
 from schemas.identity import SourceFormat
-from schemas.webhook import ENVELOPE_DECODER, Envelope
+from schemas.webhook import ENVELOPE_DECODER, TYPED_ENVELOPE_DECODER, Envelope
 
 #: Meta's limit for a webhook body (CONTRACT 7, `too_large`).
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
@@ -66,6 +66,17 @@ def decode_record(
     if hinted is not None and not _signature_ok(record, hinted, secrets):
         return ItemError("bad_signature", f"{hinted} signature missing or wrong")
     try:
+        envelope: Envelope = TYPED_ENVELOPE_DECODER.decode(body)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        # Slow path: decoded again with raw changes, to tell exactly what is wrong where.
+        return _decode_slowly(record, body, hinted, secrets)
+    return _checked(record, envelope, hinted, secrets)
+
+
+def _decode_slowly(
+    record: InputRecord, body: bytes, hinted: SourceFormat | None, secrets: SigningSecrets
+) -> tuple[SourceFormat, Envelope] | ItemError:
+    try:
         envelope = ENVELOPE_DECODER.decode(body)
     except msgspec.ValidationError as exc:
         if body.lstrip()[:1] != b"{":
@@ -74,6 +85,12 @@ def decode_record(
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # msgspec reports invalid UTF-8 inside a string it decodes as UnicodeDecodeError.
         return ItemError("invalid_json", str(exc))
+    return _checked(record, envelope, hinted, secrets)
+
+
+def _checked(
+    record: InputRecord, envelope: Envelope, hinted: SourceFormat | None, secrets: SigningSecrets
+) -> tuple[SourceFormat, Envelope] | ItemError:
     fmt = hinted or _shape_format(envelope)
     if fmt is None:
         return ItemError("unknown_format", "neither a Meta nor a Connectly webhook")

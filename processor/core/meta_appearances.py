@@ -8,11 +8,11 @@ statuses, the thread context in history, the synced contact.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import msgspec
 
-from processor.core.appearance import Appearance, BusinessRef
+from processor.core.appearance import Appearance, BusinessRef, Where, change_path
 from processor.core.bsuid import looks_like_bsuid
 from processor.core.records import ItemError
 from schemas import meta
@@ -52,7 +52,7 @@ class _Change:
 
     __slots__ = ("business", "contacts", "path", "pnid", "standby")
 
-    def __init__(self, business: BusinessRef, value: meta.ChangeValue, path: str) -> None:
+    def __init__(self, business: BusinessRef, value: meta.ChangeValue, path: Where) -> None:
         self.business = business
         self.pnid = business.phone_number_id
         self.contacts = value.contacts
@@ -63,7 +63,7 @@ class _Change:
         key = tuple(part or "" for part in parts)
         return (*key, "standby") if self.standby else key
 
-    def message(self, msg: meta.Message, path: str) -> Found:
+    def message(self, msg: meta.Message, path: Where) -> Found:
         if not msg.id:
             return _missing_id(path)
         if msg.type == "system" and msg.system is not None:
@@ -94,7 +94,7 @@ class _Change:
             path=path,
         )
 
-    def _system(self, msg: meta.Message, system: meta.SystemChange, path: str) -> Found:
+    def _system(self, msg: meta.Message, system: meta.SystemChange, path: Where) -> Found:
         previous = system.previous_user_id or ""
         old, new = _body_change(system.body)
         if system.type == "user_changed_number":
@@ -119,7 +119,7 @@ class _Change:
             path=path,
         )
 
-    def status(self, status: meta.Status, path: str, event_type: EventType) -> Found:
+    def status(self, status: meta.Status, path: Where, event_type: EventType) -> Found:
         if not status.id:
             return _missing_id(path)
         kind = "status" if event_type == "delivery_status" else "call"
@@ -156,7 +156,7 @@ class _Change:
             path=path,
         )
 
-    def echo(self, echo: meta.Echo, path: str) -> Found:
+    def echo(self, echo: meta.Echo, path: Where) -> Found:
         if not echo.id:
             return _missing_id(path)
         phone, bsuid = echo.to or "", echo.to_user_id or ""
@@ -185,7 +185,7 @@ class _Change:
             path=path,
         )
 
-    def call(self, call: meta.Call, path: str) -> Found:
+    def call(self, call: meta.Call, path: Where) -> Found:
         if not call.id:
             return _missing_id(path)
         if call.direction == "BUSINESS_INITIATED":
@@ -210,7 +210,7 @@ class _Change:
             path=path,
         )
 
-    def history(self, chunk: meta.HistoryChunk, path: str) -> Iterator[Found]:
+    def history(self, chunk: meta.HistoryChunk, path: Where) -> Iterator[Found]:
         meta_ = chunk.metadata or meta.HistoryChunkMetadata()
         chunk_key = f"{meta_.phase}:{meta_.chunk_order}"
         for index, thread in enumerate(chunk.threads or ()):
@@ -233,10 +233,10 @@ class _Change:
                 phone=phone,
                 username=context.username or "",
                 message_id=thread.id or "",
-                path=f"{path}.threads[{index}]",
+                path=Where(path, "threads", index),
             )
 
-    def contact_sync(self, item: meta.StateSyncItem, path: str) -> Found:
+    def contact_sync(self, item: meta.StateSyncItem, path: Where) -> Found:
         contact = item.contact or meta.SyncedContact()
         phone, bsuid = contact.phone_number or "", contact.user_id or ""
         timestamp = item.metadata.timestamp if item.metadata else None
@@ -257,7 +257,7 @@ class _Change:
             path=path,
         )
 
-    def preference(self, pref: meta.UserPreference, path: str) -> Found:
+    def preference(self, pref: meta.UserPreference, path: Where) -> Found:
         phone, bsuid = pref.wa_id or "", pref.user_id or ""
         contact = _contact_for(self.contacts, phone, bsuid)
         name, username = _profile(contact)
@@ -282,7 +282,7 @@ class _Change:
             path=path,
         )
 
-    def user_id_update(self, update: meta.UserIdUpdate, path: str) -> Found:
+    def user_id_update(self, update: meta.UserIdUpdate, path: Where) -> Found:
         pair = update.user_id or meta.UserIdPair()
         return Appearance(
             event_type="identity_change",
@@ -303,7 +303,7 @@ class _Change:
         )
 
 
-def _missing_id(path: str) -> ItemError:
+def _missing_id(path: Where) -> ItemError:
     """Without its id an item has no natural key: every such item of a number would share one
     eventId, and consumers upserting by eventId would silently lose all but one."""
     return ItemError("schema_mismatch", f"Object missing required field `id` - at `{path}`")
@@ -339,42 +339,42 @@ ChangeHandler = Callable[[_Change, meta.ChangeValue], Iterator[Found]]
 
 def _messages(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
     for i, msg in enumerate(value.messages or ()):
-        yield change.message(msg, f"{change.path}.messages[{i}]")
+        yield change.message(msg, Where(change.path, "messages", i))
     for i, status in enumerate(value.statuses or ()):
-        yield change.status(status, f"{change.path}.statuses[{i}]", "delivery_status")
+        yield change.status(status, Where(change.path, "statuses", i), "delivery_status")
 
 
 def _echoes(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
     for i, echo in enumerate(value.message_echoes or ()):
-        yield change.echo(echo, f"{change.path}.message_echoes[{i}]")
+        yield change.echo(echo, Where(change.path, "message_echoes", i))
 
 
 def _calls(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
     for i, call in enumerate(value.calls or ()):
-        yield change.call(call, f"{change.path}.calls[{i}]")
+        yield change.call(call, Where(change.path, "calls", i))
     for i, status in enumerate(value.statuses or ()):
-        yield change.status(status, f"{change.path}.statuses[{i}]", "call")
+        yield change.status(status, Where(change.path, "statuses", i), "call")
 
 
 def _history(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
     for i, chunk in enumerate(value.history or ()):
-        yield from change.history(chunk, f"{change.path}.history[{i}]")
+        yield from change.history(chunk, Where(change.path, "history", i))
 
 
 def _state_sync(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
     for i, item in enumerate(value.state_sync or ()):
         if item.type == "contact":
-            yield change.contact_sync(item, f"{change.path}.state_sync[{i}]")
+            yield change.contact_sync(item, Where(change.path, "state_sync", i))
 
 
 def _preferences(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
     for i, pref in enumerate(value.user_preferences or ()):
-        yield change.preference(pref, f"{change.path}.user_preferences[{i}]")
+        yield change.preference(pref, Where(change.path, "user_preferences", i))
 
 
 def _user_id_updates(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
     for i, update in enumerate(value.user_id_update or ()):
-        yield change.user_id_update(update, f"{change.path}.user_id_update[{i}]")
+        yield change.user_id_update(update, Where(change.path, "user_id_update", i))
 
 
 def _standby(change: _Change, value: meta.ChangeValue) -> Iterator[Found]:
@@ -402,13 +402,32 @@ CUSTOMER_FIELDS: dict[str, ChangeHandler] = {
 }
 
 
+def _change_value(
+    raw: msgspec.Raw | meta.ChangeValue | None, path: Where
+) -> meta.ChangeValue | ItemError:
+    """The change's value: already decoded on the fast path, decoded here on the slow one."""
+    if isinstance(raw, meta.ChangeValue):
+        return raw
+    if not raw:
+        return ItemError("schema_mismatch", f"missing value at {path}")
+    try:
+        return meta.CHANGE_VALUE_DECODER.decode(raw)
+    except msgspec.ValidationError as exc:
+        return ItemError("schema_mismatch", f"{exc} (in {path})")
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # The envelope only skipped this value: invalid UTF-8 or too deep a nesting shows up
+        # when it is decoded for real.
+        return ItemError("invalid_json", f"{exc} (in {path})")
+
+
 def meta_appearances(
-    entries: list[meta.Entry], *, include_standby: bool
+    entries: Sequence[meta.Entry | meta.TypedEntry], *, include_standby: bool
 ) -> Iterator[Found | Skipped]:
     """Every customer appearance of a Meta body, in body order; errors are yielded, not raised."""
     for e, entry in enumerate(entries):
-        for c, change in enumerate(entry.changes or ()):
-            path = f"$.entry[{e}].changes[{c}].value"
+        changes: Sequence[meta.Change | meta.TypedChange] = entry.changes or ()
+        for c, change in enumerate(changes):
+            path = change_path(e, c)
             handler = CUSTOMER_FIELDS.get(change.field or "")
             if handler is None:
                 yield Skipped("not_customer_field")
@@ -416,18 +435,9 @@ def meta_appearances(
             if change.field == "standby" and not include_standby:
                 yield Skipped("standby_ignored")
                 continue
-            if not change.value:
-                yield ItemError("schema_mismatch", f"missing value at {path}")
-                continue
-            try:
-                value = meta.CHANGE_VALUE_DECODER.decode(change.value)
-            except msgspec.ValidationError as exc:
-                yield ItemError("schema_mismatch", f"{exc} (in {path})")
-                continue
-            except (UnicodeDecodeError, RecursionError) as exc:
-                # The envelope only skipped this value: invalid UTF-8 or too deep a nesting
-                # shows up when it is decoded for real.
-                yield ItemError("invalid_json", f"{exc} (in {path})")
+            value = _change_value(change.value, path)
+            if isinstance(value, ItemError):
+                yield value
                 continue
             meta_ = value.metadata or meta.Metadata()
             business = BusinessRef(

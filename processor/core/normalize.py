@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from processor.core.appearance import Appearance
 from processor.core.classify import Classified, iso_utc
@@ -56,6 +57,24 @@ def reach_for(customer: Customer) -> Reach:
     )
 
 
+@lru_cache(maxsize=4096)
+def _business(scope: str, number: str, phone_number_id: str) -> Business:
+    """Business numbers are few and immutable: one shared Struct each."""
+    return Business(scope=scope, number=number, phone_number_id=phone_number_id)
+
+
+#: The four possible gate outcomes, shared by every event.
+_GATES = {
+    (enabled, decision): Gate(
+        number_enabled=enabled,
+        decision=decision,
+        reason=DROP_REASON if decision == "drop" else "",
+    )
+    for enabled in (True, False)
+    for decision in ("admit", "drop")
+}
+
+
 def build_event(
     app: Appearance, found: Classified, business: ResolvedBusiness, source: Source
 ) -> IdentityEvent:
@@ -67,11 +86,7 @@ def build_event(
         event_type=app.event_type,
         occurred_at=iso_utc(found.occurred_at),
         source=source,
-        business=Business(
-            scope=business.scope,
-            number=business.number,
-            phone_number_id=business.phone_number_id,
-        ),
+        business=_business(business.scope, business.number, business.phone_number_id),
         customer=customer,
         identity=Identity(
             class_=found.identity_class,
@@ -84,11 +99,7 @@ def build_event(
             previous_bsuid=found.previous_bsuid.value if found.previous_bsuid else "",
             phone_attested=app.phone_attested,
         ),
-        gate=Gate(
-            number_enabled=business.bsuid_enabled,
-            decision=decision,
-            reason=DROP_REASON if decision == "drop" else "",
-        ),
+        gate=_GATES[(business.bsuid_enabled, decision)],
         message=MessageRef(id=app.message_id, status=app.message_status),
         reach=reach_for(customer),
     )
