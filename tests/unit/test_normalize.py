@@ -30,6 +30,7 @@ def classified(bsuid: str = "", phone: str = "", **extra: Any) -> Classified:
         previous_bsuid=extra.get("previous"),
         phone=number,
         occurred_at=1782000000,
+        legacy_length=False,
     )
 
 
