@@ -124,3 +124,18 @@ def test_iso_utc() -> None:
     assert iso_utc(0) == "1970-01-01T00:00:00Z"
     assert iso_utc(1782000000) == "2026-06-21T00:00:00Z"
     assert iso_utc(253_402_300_799) == "9999-12-31T23:59:59Z"
+
+
+def test_iso_utc_matches_strftime_across_the_range() -> None:
+    import random
+    from datetime import UTC, datetime
+
+    from processor.core.classify import iso_utc
+
+    rng = random.Random(5)
+    for seconds in [0, 86_399, 86_400, 1782000000, 253_402_300_799] + [
+        rng.randint(0, 253_402_300_799) for _ in range(2000)
+    ]:
+        assert iso_utc(seconds) == datetime.fromtimestamp(seconds, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
