@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -127,11 +129,6 @@ def test_iso_utc() -> None:
 
 
 def test_iso_utc_matches_strftime_across_the_range() -> None:
-    import random
-    from datetime import UTC, datetime
-
-    from processor.core.classify import iso_utc
-
     rng = random.Random(5)
     for seconds in [0, 86_399, 86_400, 1782000000, 253_402_300_799] + [
         rng.randint(0, 253_402_300_799) for _ in range(2000)
