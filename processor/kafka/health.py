@@ -33,6 +33,10 @@ class WorkerHealth:
     #: Called once per processed batch with its duration (the metrics histogram), if set:
     #: one observation per batch keeps Prometheus off the per-record hot path.
     batch_seconds: Callable[[float], None] | None = None
+    #: perf_counter() when the first batch started and the last one was handed over: the
+    #: processing span, without the group join or the idle time before a drain is noticed.
+    first_batch_at: float = 0.0
+    last_batch_at: float = 0.0
 
     def alive(self, stall_after_s: float = 60.0) -> bool:
         return self.phase != "failed" and time.monotonic() - self.last_loop_at < stall_after_s

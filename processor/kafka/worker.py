@@ -152,8 +152,11 @@ class Worker:
                 async with self._batch_lock:
                     started = time.perf_counter()
                     await self._process(batches)
+                    finished = time.perf_counter()
                     if self.health.batch_seconds is not None:
-                        self.health.batch_seconds(time.perf_counter() - started)
+                        self.health.batch_seconds(finished - started)
+                    self.health.first_batch_at = self.health.first_batch_at or started
+                    self.health.last_batch_at = finished
             else:
                 now = time.monotonic()
                 idle_since = idle_since or now
