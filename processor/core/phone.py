@@ -23,8 +23,15 @@ _DIGITS = re.compile(r"\+?[0-9]{2,20}")
 @dataclass(frozen=True, slots=True)
 class Phone:
     e164: str
-    #: ISO 3166 alpha-2 region of the number ("" for non-geographic codes).
-    region: str
+
+    @property
+    def region(self) -> str:
+        """ISO 3166 alpha-2 region of the number ("" for non-geographic codes).
+
+        Asked only for customers without a BSUID (whose BSUID names the country), so it is
+        worked out on demand: for shared codes like +1 it tries every region's patterns.
+        """
+        return region_of(self.e164)
 
 
 @lru_cache(maxsize=262_144)
@@ -45,10 +52,15 @@ def normalize_phone(text: str) -> Phone | None:
         return None
     if not phonenumbers.is_possible_number(number):
         return None
+    return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+@lru_cache(maxsize=65_536)
+def region_of(e164: str) -> str:
+    number = phonenumbers.parse(e164, None)
     # A number outside the library's known ranges still has a country code: fall back to
     # that code's main region so `country` is filled for phone-only customers.
     region = phonenumbers.region_code_for_number(
         number
     ) or phonenumbers.region_code_for_country_code(number.country_code or 0)
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Phone(e164, "" if region in ("001", "ZZ") else region)
+    return "" if region in ("001", "ZZ") else region
