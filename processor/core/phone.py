@@ -44,8 +44,11 @@ def normalize_phone(text: str) -> Phone | None:
     compact = _SEPARATORS.sub("", text)
     if _DIGITS.fullmatch(compact) is None:
         return None
-    if not compact.startswith("+"):
-        compact = "+" + compact
+    digits = compact.removeprefix("+")
+    quick = _quick_e164(digits)
+    if quick is not None:
+        return Phone(quick) if quick else None
+    compact = "+" + digits
     try:
         number = phonenumbers.parse(compact, None)
     except phonenumbers.NumberParseException:
@@ -53,6 +56,57 @@ def normalize_phone(text: str) -> Phone | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _quick_e164(digits: str) -> str | None:
+    """The library's verdict for plain international digits, from its own metadata, without
+    `parse` (about 60 us): the E.164 form, "" for "not a possible number", None for "ask the
+    library" (a national prefix or leading zero could change how it reads the number).
+
+    Same rules as `phonenumbers.parse` + `is_possible_number` for this input shape; a test
+    compares the two over hundreds of thousands of numbers.
+    """
+    for size in (1, 2, 3):
+        code = int(digits[:size]) if len(digits) > size else 0
+        if code in _COUNTRY_REGIONS:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if national[0] == "0" or not _MIN_NSN <= len(national) <= _MAX_NSN:
+        return None
+    rules = _rules(code)
+    if rules is None:
+        return None
+    possible, local_only, national_prefix = rules
+    if national_prefix is not None and national_prefix.match(national):
+        return None
+    actual = len(national)
+    if actual in local_only or actual in possible:
+        return "+" + digits
+    return ""
+
+
+_COUNTRY_REGIONS = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+_MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' bounds for a national significant number
+
+
+@lru_cache(maxsize=512)
+def _rules(code: int) -> tuple[frozenset[int], frozenset[int], re.Pattern[str] | None] | None:
+    """(possible lengths, local-only lengths, national prefix pattern) of a country code."""
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is None:
+        return None
+    desc = metadata.general_desc
+    if desc is None or not desc.possible_length or desc.possible_length[0] == -1:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    return (
+        frozenset(desc.possible_length),
+        frozenset(desc.possible_length_local_only or ()),
+        re.compile(prefix) if prefix else None,
+    )
 
 
 @lru_cache(maxsize=65_536)
