@@ -6,8 +6,9 @@ Bodies are opaque and case-sensitive: never trimmed, upper-cased or parsed as nu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 #: Since Feb 2026 bodies are at most 128 characters; older payloads may carry up to 256.
 MAX_BODY: Final = 128
@@ -17,8 +18,7 @@ _CHILD = re.compile(r"[A-Z]{2}\.[A-Za-z0-9]{1,256}")
 _PARENT = re.compile(r"[A-Z]{2}\.ENT\.[A-Za-z0-9]{1,256}")
 
 
-@dataclass(frozen=True, slots=True)
-class Bsuid:
+class Bsuid(msgspec.Struct, frozen=True):
     value: str
     #: The body is longer than today's limit: accepted, and flagged on the output.
     legacy_length: bool

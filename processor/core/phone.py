@@ -9,9 +9,9 @@ sends registered numbers and the library's range tables lag the world.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
+import msgspec
 import phonenumbers
 
 # Separators people and Meta's contact cards put inside numbers. Letters are never allowed:
@@ -20,8 +20,7 @@ _SEPARATORS = re.compile(r"[\s\-().]")
 _DIGITS = re.compile(r"\+?[0-9]{2,20}")
 
 
-@dataclass(frozen=True, slots=True)
-class Phone:
+class Phone(msgspec.Struct, frozen=True):
     e164: str
 
     @property
@@ -66,6 +65,8 @@ def _quick_e164(digits: str) -> str | None:
     Same rules as `phonenumbers.parse` + `is_possible_number` for this input shape; a test
     compares the two over hundreds of thousands of numbers.
     """
+    if digits[:1] == "0":
+        return None  # no country code starts with 0, but int("091") would read one: ask
     for size in (1, 2, 3):
         code = int(digits[:size]) if len(digits) > size else 0
         if code in _COUNTRY_REGIONS:
@@ -111,6 +112,15 @@ def _rules(code: int) -> tuple[frozenset[int], frozenset[int], re.Pattern[str] |
 
 @lru_cache(maxsize=65_536)
 def region_of(e164: str) -> str:
+    # Country codes are prefix-free: the first 1-3 digits that name one say which. A code of
+    # one region gives that region whatever the number (matched, or the fallback below), so
+    # only shared codes (+1, +7, +44, ...) need `parse` and the per-region pattern search.
+    for size in (1, 2, 3):
+        regions = _COUNTRY_REGIONS.get(int(e164[1 : 1 + size]))
+        if regions is not None:
+            if len(regions) == 1:
+                return "" if regions[0] in ("001", "ZZ") else regions[0]
+            break
     number = phonenumbers.parse(e164, None)
     # A number outside the library's known ranges still has a country code: fall back to
     # that code's main region so `country` is filled for phone-only customers.

@@ -10,27 +10,50 @@ in flight at a time.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections import defaultdict
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 from processor.core.records import OutputRecord, Route
 from processor.kafka.client_config import connection_kwargs
 from schemas.settings import Settings
+
+_WORDS = struct.Struct("<I").iter_unpack
+_M = 0x5BD1E995
+
+
+def murmur2(data: bytes) -> int:
+    """The Java client's murmur2 (Utils.murmur2), as aiokafka's, reading 4-byte words with
+    `struct` instead of byte by byte: about twice as fast; the unit test pins equality."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    end = length & ~3
+    for (word,) in _WORDS(data[:end]):
+        k = (word * _M) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * _M) & 0xFFFFFFFF
+        h = ((h * _M) & 0xFFFFFFFF) ^ k
+    extra = length & 3
+    if extra == 3:
+        h ^= data[end + 2] << 16
+    if extra >= 2:
+        h ^= data[end + 1] << 8
+    if extra:
+        h = ((h ^ data[end]) * _M) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * _M) & 0xFFFFFFFF
+    return h ^ (h >> 15)
 
 
 @lru_cache(maxsize=131_072)
 def partition_for(key: bytes, partitions: int) -> int:
     """The Java client's partition for `key`, so other producers and Kafka Streams agree.
 
-    Cached: aiokafka's murmur2 is pure Python and keys (customers) recur.
+    Cached: murmur2 is pure Python and keys (customers) recur.
     """
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class OutputSink:

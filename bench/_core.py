@@ -1,0 +1,142 @@
+"""(c) of `bench.py`: the pure pipeline in this process, no Kafka, per CPU second.
+
+`Pipeline.process` runs over the same generated records the broker runs use, with a no-op
+`emit` that only counts. The clock is `time.process_time()` (this process's CPU), so the rate
+is records per second per core whatever else the machine is doing.
+
+"Single-item bodies" are the records whose processing emits exactly one identity or dropped
+event and no dead letter: one message or one status per webhook, the bulk of real traffic.
+A first untimed pass finds them. The pipeline's caches (phones, ...) are cleared before each
+timed pass, because the worker sees each record once and starts cold too.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from processor.core.pipeline import Pipeline
+from processor.core.records import InputRecord, OutputRecord
+from processor.generate import GeneratedRecord
+from processor.kafka.sink import partition_for
+
+
+@dataclass
+class CoreRun:
+    records: int
+    outputs: int
+    identity_events: int
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def records_per_cpu_s(self) -> float:
+        return self.records / self.cpu_s
+
+    @property
+    def events_per_cpu_s(self) -> float:
+        return self.identity_events / self.cpu_s
+
+    @property
+    def cpu_s_per_100k(self) -> float:
+        return self.cpu_s / self.records * 100_000
+
+
+@dataclass
+class CoreResult:
+    all_records: CoreRun
+    single_item: CoreRun
+
+
+def input_records(
+    generated: Sequence[GeneratedRecord], topic: str, partitions: int
+) -> list[InputRecord]:
+    """The records as the worker would build them from the raw topic (same partitioning)."""
+    now_ms = int(time.time() * 1000)
+    next_offset = [0] * partitions
+    records: list[InputRecord] = []
+    for index, gen in enumerate(generated):
+        partition = (
+            partition_for(gen.key, partitions) if gen.key is not None else index % partitions
+        )
+        offset = next_offset[partition]
+        next_offset[partition] += 1
+        records.append(
+            InputRecord(
+                value=gen.value,
+                key=gen.key,
+                headers=list(gen.headers),
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                timestamp_ms=now_ms,
+            )
+        )
+    return records
+
+
+def _clear_caches() -> None:
+    """Every functools cache of the pure pipeline, whatever functions have one today."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("processor.core.") and module is not None:
+            for value in vars(module).values():
+                clear = getattr(value, "cache_clear", None)
+                if callable(clear):
+                    clear()
+
+
+def _timed(make_pipeline: Callable[[], Pipeline], records: Sequence[InputRecord]) -> CoreRun:
+    pipeline = make_pipeline()
+    outputs = 0
+
+    def emit(_output: OutputRecord) -> None:
+        nonlocal outputs
+        outputs += 1
+
+    process = pipeline.process
+    _clear_caches()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for record in records:
+        process(record, emit)
+    cpu1, wall1 = time.process_time(), time.perf_counter()
+    routes = pipeline.stats.by_route()
+    return CoreRun(
+        records=len(records),
+        outputs=outputs,
+        identity_events=routes.get("identity", 0) + routes.get("dropped", 0),
+        cpu_s=cpu1 - cpu0,
+        wall_s=wall1 - wall0,
+    )
+
+
+def single_item_records(
+    make_pipeline: Callable[[], Pipeline], records: Sequence[InputRecord]
+) -> list[InputRecord]:
+    pipeline = make_pipeline()
+    selected: list[InputRecord] = []
+    for record in records:
+        emitted: list[OutputRecord] = []
+        pipeline.process(record, emitted.append)
+        if len(emitted) == 1 and emitted[0].route != "dlq":
+            selected.append(record)
+    return selected
+
+
+def _median_run(runs: list[CoreRun]) -> CoreRun:
+    return sorted(runs, key=lambda run: run.cpu_s)[len(runs) // 2]
+
+
+def bench_core(
+    make_pipeline: Callable[[], Pipeline], records: Sequence[InputRecord], repeat: int = 1
+) -> CoreResult:
+    """`make_pipeline()` gives a fresh Pipeline (fresh stats) for each pass; the median of
+    `repeat` passes of each kind, alternated so a noisy neighbour hits both alike."""
+    singles = single_item_records(make_pipeline, records)  # also warms up imports and code
+    everything: list[CoreRun] = []
+    single: list[CoreRun] = []
+    for _ in range(repeat):
+        everything.append(_timed(make_pipeline, records))
+        single.append(_timed(make_pipeline, singles))
+    return CoreResult(_median_run(everything), _median_run(single))
