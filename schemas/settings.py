@@ -72,6 +72,13 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     heartbeat_interval_ms: Positive = 3_000
     #: A broker unreachable this long makes the worker say so (and fail readiness).
     broker_unavailable_warn_s: Seconds = 15.0
+    # Identity links (`links run`): the stage after the identity topic
+    links_topic: str = "customer.identity.links.v1"
+    #: Consumer group of `links run`; its internal topics are `<group>-repartition` and
+    #: `<group>-changelog` (Kafka Streams names them after its application id likewise).
+    links_group_id: str = "bsuid-links"
+    #: Longest time to read a partition's changelog back into memory on assignment.
+    links_restore_timeout_s: Seconds = 600.0
     # Operations
     #: All interfaces: probes and scrapes come from outside the container.
     http_host: str = "0.0.0.0"  # noqa: S104

@@ -10,6 +10,7 @@ from processor.cli.classify import classify
 from processor.cli.config import config
 from processor.cli.demo import demo
 from processor.cli.generate import generate_command
+from processor.cli.links import links
 from processor.cli.numbers import numbers
 from processor.cli.replay import replay_command
 from processor.cli.run import run
@@ -47,6 +48,7 @@ def cli() -> None:
 for command in (generate_command, classify, run, topics, demo, config, numbers):
     cli.add_command(command)
 cli.add_command(replay_command, name="replay")
+cli.add_command(links)
 
 
 def main() -> None:

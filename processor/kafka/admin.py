@@ -39,6 +39,18 @@ def topic_specs(settings: Settings, *, suffix: str = "") -> list[TopicSpec]:
     ]
 
 
+def links_topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The topics of `links run`: the compacted links topic, its repartition topic and its
+    compacted changelog (the two internal ones with the same partition count)."""
+    partitions = settings.topic_partitions
+    group = settings.links_group_id
+    return [
+        TopicSpec(settings.links_topic, partitions, {"cleanup.policy": "compact"}),
+        TopicSpec(f"{group}-repartition", partitions, {}),
+        TopicSpec(f"{group}-changelog", partitions, {"cleanup.policy": "compact"}),
+    ]
+
+
 async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]:
     """Create the topics of `specs` that do not exist yet; return the names created."""
     admin = AIOKafkaAdminClient(**connection_kwargs(settings))

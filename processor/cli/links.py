@@ -1,0 +1,101 @@
+"""`bsuid-processor links`: the identity-links stage (`run`), its topics, and `lookup`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import msgspec
+
+from processor.cli.options import kafka_options, run_kafka, settings_from
+from processor.kafka.admin import ensure_topics, links_topic_specs
+from processor.links.lookup import lookup as lookup_keys
+from processor.links.runner import LinksOptions, serve_links
+from processor.links.topics import LinksError
+
+_LINK_FLAGS = [
+    click.option(
+        "--links-topic",
+        "links_topic",
+        help="Compacted links output topic [env BSUID_LINKS_TOPIC]",
+    ),
+    click.option(
+        "--links-group-id",
+        "links_group_id",
+        help="Consumer group; also names the internal topics [env BSUID_LINKS_GROUP_ID]",
+    ),
+]
+
+
+def _link_options(func: Any) -> Any:
+    for flag in reversed(_LINK_FLAGS):
+        func = flag(func)
+    return kafka_options(func)
+
+
+@click.group()
+def links() -> None:
+    """Identity links: phone <-> BSUID per scope, kept from the identity topic."""
+
+
+@links.command("run")
+@_link_options
+@click.option(
+    "--create-topics/--no-create-topics",
+    default=None,
+    help="Create missing links topics first [env BSUID_CREATE_TOPICS]",
+)
+@click.option(
+    "--shutdown-timeout-s",
+    type=float,
+    help="Longest drain on SIGTERM [env BSUID_SHUTDOWN_TIMEOUT_S]",
+)
+@click.option(
+    "--exit-when-drained",
+    is_flag=True,
+    help="Burst mode: exit 0 once every assigned partition is read to its end and committed",
+)
+def run(exit_when_drained: bool, **flags: Any) -> None:
+    """Keep the current link between phone and BSUID per scope, read from the identity topic.
+
+    Publishes one record per `<scope>/<bsuid>` and `<scope>/<phone>` key on the compacted
+    links topic (a tombstone when a key's link is superseded) and announces BSUID rotations
+    seen by phone continuity as identity_change events. On SIGTERM or SIGINT: drain, commit,
+    exit 0.
+    """
+    settings = settings_from(flags)
+    options = LinksOptions(stop_when_drained=exit_when_drained)
+    try:
+        run_kafka(serve_links(settings, options), settings)
+    except LinksError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@links.command("topics")
+@_link_options
+@click.option(
+    "--topic-partitions", type=int, help="Partitions of new topics [env BSUID_TOPIC_PARTITIONS]"
+)
+@click.option(
+    "--replication-factor", type=int, help="-1: min(3, brokers) [env BSUID_REPLICATION_FACTOR]"
+)
+def topics(**flags: Any) -> None:
+    """Create the missing links topics (links, repartition, changelog)."""
+    settings = settings_from(flags)
+    created = run_kafka(ensure_topics(settings, links_topic_specs(settings)), settings)
+    click.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
+
+
+@links.command("lookup")
+@_link_options
+@click.argument("keys", nargs=-1, required=True)
+def lookup(keys: tuple[str, ...], **flags: Any) -> None:
+    """Print the current link of each KEY (`<scope>/<bsuid>` or `<scope>/<E.164 phone>`).
+
+    One JSON line per key: {"key": ..., "link": {...}}, with "link": null when the key has
+    no current link (never seen, or superseded).
+    """
+    settings = settings_from(flags)
+    found = run_kafka(lookup_keys(settings, list(keys)), settings)
+    for key in keys:
+        click.echo(msgspec.json.encode({"key": key, "link": found[key]}).decode())
