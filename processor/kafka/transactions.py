@@ -181,8 +181,14 @@ class ExactlyOnceWorker(Worker):
     async def _abort_and_rewind(self, tp: TopicPartition) -> None:
         """Abort: nothing of it is visible to read_committed readers; read it all again."""
         self.health.commit_failures += 1
+        transaction = self._transactions[tp]
+        # aiokafka puts a fenced producer (ProducerFenced, InvalidProducerEpoch raised in its
+        # sender task) in a fatal state where abort_transaction() fails an assertion; it has no
+        # public way to ask, hence the private attribute.
+        if transaction.producer._txn_manager.is_fatal_error():
+            raise self._fenced(tp)
         try:
-            await self._transactions[tp].abort()
+            await transaction.abort()
         except FENCED:
             raise self._fenced(tp) from None
         except (KafkaError, IllegalOperation) as exc:
