@@ -5,7 +5,6 @@ These tests start their own brokers, whatever $BROKER says, so that each kind is
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,12 +15,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
 
 from processor.brokers.apache_kafka import (
-    ApacheKafkaCluster,
     java_and_maven_available,
     start_apache_kafka,
 )
 from processor.brokers.base import RunningBroker
-from processor.brokers.select import BrokerUnavailableError, start_multi_broker_cluster
 from processor.brokers.tansu import start_tansu, tansu_available
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -30,12 +27,18 @@ NO_JAVA = "Apache Kafka needs java 17+ and mvn on PATH (not found)"
 
 
 @pytest.fixture(scope="module")
-def kafka() -> Iterator[RunningBroker]:
+def kafka(broker: RunningBroker) -> Iterator[RunningBroker]:
+    """The session's broker when it is our local Apache Kafka, else one of its own.
+
+    (The 3-node cluster is exercised by test_failover.py.)"""
+    if broker.kind == "apache-kafka":
+        yield broker
+        return
     if not java_and_maven_available():
         pytest.skip(NO_JAVA)
-    broker = start_apache_kafka()
-    yield broker
-    broker.stop()
+    own = start_apache_kafka()
+    yield own
+    own.stop()
 
 
 @pytest.fixture
@@ -125,48 +128,3 @@ async def test_tansu_starts_and_round_trips_a_record() -> None:
             await consumer.stop()
     finally:
         broker.stop()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ApacheKafkaCluster]:
-    try:
-        handle = start_multi_broker_cluster(3)
-    except BrokerUnavailableError as unavailable:
-        pytest.skip(str(unavailable))
-    yield handle
-    handle.stop()
-
-
-async def test_three_nodes_survive_a_leader_kill(cluster: ApacheKafkaCluster) -> None:
-    assert cluster.running_broker().has("multi_broker")
-    assert cluster.controller_id() in cluster.nodes
-    servers = cluster.bootstrap_servers
-    topic = _topic()
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])
-    finally:
-        await admin.close()
-    tp = TopicPartition(topic, 0)
-    await asyncio.to_thread(cluster.wait_until_replicated, topic)
-    assert sorted(cluster.metadata().partitions[topic, 0].replicas) == [1, 2, 3]
-    await _produce_batches(servers, tp, batches=1, size=10)
-
-    leader = cluster.partition_leader(topic, 0)
-    cluster.kill(leader)
-    # acks=all with min.insync.replicas=2: the two survivors must elect a leader and accept it.
-    await asyncio.wait_for(_produce_batches(servers, tp, batches=1, size=10), timeout=45)
-    state = cluster.metadata().partitions[topic, 0]
-    assert state.leader not in (leader, -1)
-    assert leader not in state.isr
-
-    await asyncio.to_thread(cluster.restart, leader)
-    await asyncio.to_thread(cluster.wait_until_replicated, topic)  # it caught up and rejoined
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        assert len(await _consume(consumer, tp, 20)) == 20  # nothing acked was lost
-        assert await consumer.end_offsets([tp]) == {tp: 20}
-    finally:
-        await consumer.stop()
