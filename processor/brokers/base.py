@@ -27,6 +27,8 @@ class RunningBroker:
     stop: Callable[[], None] = field(default=lambda: None)
     #: Where the broker writes its logs, kept for a failing test ("" when unknown).
     log_path: str = ""
+    #: The broker's process when we started a single-process one (tests stop it with SIGSTOP).
+    pid: int | None = None
 
     def describe(self) -> str:
         """One line for the pytest header and bench tables: which broker ran."""

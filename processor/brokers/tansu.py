@@ -47,11 +47,15 @@ def tansu_version(binary: str) -> str:
     return match.group(1) if match else "unknown"
 
 
-def start_tansu(*, startup_timeout_s: float = 15, keep_logs: bool = False) -> RunningBroker:
-    """Start Tansu on a free loopback port, in-memory storage, and wait until it answers."""
+def start_tansu(
+    *, startup_timeout_s: float = 15, keep_logs: bool = False, port: int | None = None
+) -> RunningBroker:
+    """Start Tansu on a loopback port (a free one unless `port` is given), in-memory storage,
+    and wait until it answers. A given port lets a test replace a broker by a new, empty one
+    at the same address."""
     binary = tansu_binary()
     started = time.monotonic()
-    port = free_port()
+    port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="bsuid-tansu-"))
     log_file = workdir / "tansu.log"
@@ -83,7 +87,13 @@ def start_tansu(*, startup_timeout_s: float = 15, keep_logs: bool = False) -> Ru
         raise
     log.info("Tansu ready at %s in %.2f s", address, time.monotonic() - started)
     return RunningBroker(
-        address, "tansu", tansu_version(binary), frozenset(), stop=stop, log_path=str(log_file)
+        address,
+        "tansu",
+        tansu_version(binary),
+        frozenset(),
+        stop=stop,
+        log_path=str(log_file),
+        pid=process.pid,
     )
 
 

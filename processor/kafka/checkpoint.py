@@ -97,5 +97,14 @@ class Checkpoint:
 
     def clear(self) -> None:
         """Forget everything in flight: after a rewind those inputs are read again."""
+        for batch in self.in_flight:
+            for future in batch.futures:
+                # Their outcome no longer matters: no "exception was never retrieved" noise.
+                future.add_done_callback(_ignore_outcome)
         self.in_flight.clear()
         self.records = self.bytes = 0
+
+
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
