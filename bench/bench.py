@@ -158,6 +158,8 @@ class Bench:
     partitions: int
     workdir: Path
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    #: The worker in exactly-once mode, when the broker has transactions.
+    exactly_once: Pass | None = None
 
     @property
     def raw_partitions(self) -> list[TopicPartition]:
@@ -205,7 +207,12 @@ class Bench:
         return Pass(measured, 1.0, 1.0, extra=counters)
 
     async def worker(
-        self, k: int | str, *, profile_to: Path | None = None, rss_marks: Sequence[int] = ()
+        self,
+        k: int | str,
+        *,
+        profile_to: Path | None = None,
+        rss_marks: Sequence[int] = (),
+        guarantee: str = "at-least-once",
     ) -> Pass:
         prefix = f"bench.{self.run_id}.{k}"
         run = msgspec.structs.replace(
@@ -238,6 +245,7 @@ class Bench:
             *(setting for setting in run.__struct_fields__ if setting.endswith("_topic")),
         )
         env = self.base_env() | {ENV_VARS[key]: str(getattr(run, key)) for key in passed}
+        env[ENV_VARS["guarantee"]] = guarantee
         group = run.group_id
         cmd = [sys.executable]
         if profile_to is not None:
@@ -334,6 +342,11 @@ async def run_broker_passes(
         say(f"(b) worker run {k + 1}/{args.repeat}")
         workers.append(await bench.worker(k, rss_marks=marks))
         say(f"    {_describe(workers[-1])}")
+    if bench.broker.has("transactions"):
+        # Issue 11: both guarantees on the same data in the same run.
+        say("(b') worker run, exactly-once")
+        bench.exactly_once = await bench.worker("eos", guarantee="exactly-once")
+        say(f"    {_describe(bench.exactly_once)}")
     profiled: Pass | None = None
     profile_html: Path | None = None
     if args.profile:
@@ -498,6 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers: list[Pass] = []
     profiled: Pass | None = None
     profile_html: Path | None = None
+    exactly_once: Pass | None = None
     header = "no broker (--core-only)"
     succeeded = False
     try:
@@ -519,6 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             baselines, workers, profiled, profile_html = asyncio.run(
                 run_broker_passes(bench, records, args)
             )
+            exactly_once = bench.exactly_once
             # The core pass is CPU-bound: an idle broker still takes memory, not cycles.
             broker.stop()
             broker = None
@@ -544,6 +559,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = summarize(args, core, baselines, workers, profiled, profile_html)
     # A 2-core machine shared with other jobs: the load says how much to trust a run.
     summary = {"broker": header, **summary, "load_avg_1m_at_start": load_at_start}
+    if exactly_once is not None and workers:
+        at_least_once = _median(workers, lambda r: r.records_per_s)
+        summary["exactly_once_records_per_s"] = round(exactly_once.records_per_s)
+        summary["exactly_once_vs_at_least_once"] = round(
+            exactly_once.records_per_s / at_least_once, 3
+        )
+        say(
+            f"exactly-once: {exactly_once.records_per_s:,.0f} records/s, "
+            f"{summary['exactly_once_vs_at_least_once']:.2f} x at-least-once"
+        )
     out = Console(width=max(Console().width, 150))
     render(summary, core, header, args.repeat, out)
     RESULTS.mkdir(parents=True, exist_ok=True)
