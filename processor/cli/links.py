@@ -7,7 +7,14 @@ from typing import Any
 import click
 import msgspec
 
-from processor.cli.options import kafka_options, run_kafka, settings_from
+from processor.cli.options import (
+    CREATE_TOPICS,
+    EXIT_WHEN_DRAINED,
+    SHUTDOWN_TIMEOUT,
+    kafka_options,
+    run_kafka,
+    settings_from,
+)
 from processor.kafka.admin import ensure_topics, links_topic_specs
 from processor.links.lookup import lookup as lookup_keys
 from processor.links.runner import LinksOptions, serve_links
@@ -40,21 +47,9 @@ def links() -> None:
 
 @links.command("run")
 @_link_options
-@click.option(
-    "--create-topics/--no-create-topics",
-    default=None,
-    help="Create missing links topics first [env BSUID_CREATE_TOPICS]",
-)
-@click.option(
-    "--shutdown-timeout-s",
-    type=float,
-    help="Longest drain on SIGTERM [env BSUID_SHUTDOWN_TIMEOUT_S]",
-)
-@click.option(
-    "--exit-when-drained",
-    is_flag=True,
-    help="Burst mode: exit 0 once every assigned partition is read to its end and committed",
-)
+@CREATE_TOPICS
+@SHUTDOWN_TIMEOUT
+@EXIT_WHEN_DRAINED
 def run(exit_when_drained: bool, **flags: Any) -> None:
     """Keep the current link between phone and BSUID per scope, read from the identity topic.
 

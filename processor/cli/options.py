@@ -42,6 +42,18 @@ _KAFKA = [
 GUARANTEE = _flag(
     "guarantee", "Delivery guarantee", type=click.Choice(["at-least-once", "exactly-once"])
 )
+CREATE_TOPICS = click.option(
+    "--create-topics/--no-create-topics",
+    "create_topics",
+    default=None,
+    help=f"Create missing topics first [env {ENV_VARS['create_topics']}]",
+)
+SHUTDOWN_TIMEOUT = _flag("shutdown_timeout_s", "Longest drain on SIGTERM", type=float)
+EXIT_WHEN_DRAINED = click.option(
+    "--exit-when-drained",
+    is_flag=True,
+    help="Burst mode: exit 0 once every assigned partition is read to its end and committed",
+)
 _COMMON = [
     _flag("config", "TOML settings file", type=click.Path(dir_okay=False)),
     _flag("numbers", "Number registry TOML file", type=click.Path(dir_okay=False)),

@@ -6,7 +6,15 @@ from typing import Any
 
 import click
 
-from processor.cli.options import GUARANTEE, kafka_options, run_kafka, settings_from
+from processor.cli.options import (
+    CREATE_TOPICS,
+    EXIT_WHEN_DRAINED,
+    GUARANTEE,
+    SHUTDOWN_TIMEOUT,
+    kafka_options,
+    run_kafka,
+    settings_from,
+)
 from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import SettingsError, load_registry
 
@@ -14,26 +22,14 @@ from processor.settings import SettingsError, load_registry
 @click.command()
 @kafka_options
 @GUARANTEE
-@click.option(
-    "--create-topics/--no-create-topics",
-    default=None,
-    help="Create missing topics first [env BSUID_CREATE_TOPICS]",
-)
+@CREATE_TOPICS
 @click.option(
     "--http-port",
     type=int,
     help="Port of /metrics, /healthz, /readyz; 0 turns it off [env BSUID_HTTP_PORT]",
 )
-@click.option(
-    "--shutdown-timeout-s",
-    type=float,
-    help="Longest drain on SIGTERM [env BSUID_SHUTDOWN_TIMEOUT_S]",
-)
-@click.option(
-    "--exit-when-drained",
-    is_flag=True,
-    help="Burst mode: exit 0 once every assigned partition is read to its end and committed",
-)
+@SHUTDOWN_TIMEOUT
+@EXIT_WHEN_DRAINED
 def run(exit_when_drained: bool, **flags: Any) -> None:
     """Consume the raw topic in a consumer group and publish identity events until stopped.
 
