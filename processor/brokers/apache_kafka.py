@@ -280,7 +280,14 @@ class ApacheKafkaCluster:
             (node.directory / "log4j2.properties").write_text(log4j)
             config = str(node.directory / "server.properties")
             cmd = self._java(
-                node, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", config
+                # `--cluster-id=` form: a random base64 id may start with "-", which argparse
+                # would read as a flag after a separate `-t` (seen: 1 start in ~64 failed).
+                node,
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={cluster_id}",
+                "-c",
+                config,
             )
             formats.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
         for process in formats:  # in parallel: each is a ~1.5 s JVM start
