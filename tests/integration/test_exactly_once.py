@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -18,7 +17,7 @@ from processor.brokers.tansu import start_tansu, tansu_available
 from processor.generate import demo_registry_toml, generate
 from tests.integration.conftest import KafkaEnv
 from tests.integration.test_worker import Record, offline
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import WorkerProcess, drain, terminate
 
 pytestmark = [pytest.mark.integration, pytest.mark.requires("transactions")]
 EOS = {"BSUID_GUARANTEE": "exactly-once", "BSUID_TRANSACTION_INTERVAL_MS": "100"}
@@ -75,8 +74,7 @@ async def test_repeated_sigkill_gives_each_output_exactly_once(
             worker.kill()
         finally:
             worker.stop()
-    last = WorkerProcess(worker_env, tmp_path, "last", "--exit-when-drained")
-    assert await asyncio.to_thread(last.wait, 180) == 0, last.log_text()[-3000:]
+    await drain(worker_env, tmp_path, "last")
     await assert_exactly_once(env, inputs)
 
 
@@ -94,16 +92,13 @@ async def test_rebalance_between_two_workers_gives_each_output_exactly_once(
         try:
             await asyncio.to_thread(two.wait_for_log, "partitions assigned")
             await asyncio.sleep(1.0)
-            two.signal(signal.SIGTERM)
-            assert await asyncio.to_thread(two.wait, 60) == 0, two.log_text()[-3000:]
+            await terminate(two)
         finally:
             two.stop()
-        one.signal(signal.SIGTERM)
-        assert await asyncio.to_thread(one.wait, 60) == 0, one.log_text()[-3000:]
+        await terminate(one)
     finally:
         one.stop()
-    rest = WorkerProcess(worker_env, tmp_path, "rest", "--exit-when-drained")
-    assert await asyncio.to_thread(rest.wait, 180) == 0, rest.log_text()[-3000:]
+    await drain(worker_env, tmp_path, "rest")
     await assert_exactly_once(env, inputs)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from processor.generate import demo_registry_toml, generate
 from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import load_registry
 from tests.integration.conftest import FIXTURES, KafkaEnv
-from tests.integration.workers import WorkerProcess
+from tests.integration.workers import WorkerProcess, drain, terminate
 
 pytestmark = pytest.mark.integration
 
@@ -116,8 +115,7 @@ async def test_sigkill_mid_stream_then_restart_loses_nothing(
         first.kill()
     finally:
         first.stop()
-    second = WorkerProcess(env.env(), tmp_path, "second", "--exit-when-drained")
-    assert await asyncio.to_thread(second.wait, 120) == 0, second.log_text()[-3000:]
+    await drain(env.env(), tmp_path, "second")
 
     for route, topic in (
         ("identity", env.settings.identity_topic),
@@ -144,14 +142,12 @@ async def test_sigterm_drains_commits_and_exits_zero(
     worker = WorkerProcess(env.env(), tmp_path, "worker")
     try:
         await wait_for_outputs(env, env.settings.identity_topic, 300)
-        worker.signal(signal.SIGTERM)
-        assert await asyncio.to_thread(worker.wait, 40) == 0, worker.log_text()[-3000:]
+        await terminate(worker, 40)
     finally:
         worker.stop()
     assert "worker stopped" in worker.log_text()
     # What was committed is complete: a second worker finishes the rest, nothing is missing.
-    rest = WorkerProcess(env.env(), tmp_path, "rest", "--exit-when-drained")
-    assert await asyncio.to_thread(rest.wait, 120) == 0
+    await drain(env.env(), tmp_path, "rest")
     expected = offline(records, env.settings.numbers)
     got = event_ids(await env.read(env.settings.identity_topic, len(expected)))
     assert expected_ids(expected, "identity") <= set(got)
@@ -169,8 +165,7 @@ async def test_two_workers_split_partitions_and_the_survivor_takes_over(
         first_half = generated(1500, seed=21)
         await env.produce(first_half)
         await wait_for_outputs(env, env.settings.identity_topic, 300)
-        two.signal(signal.SIGTERM)
-        assert await asyncio.to_thread(two.wait, 40) == 0
+        await terminate(two, 40)
         second_half = generated(1500, seed=22)
         await env.produce(second_half)
         expected = offline(first_half + second_half, env.settings.numbers)

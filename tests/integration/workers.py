@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -54,3 +55,20 @@ class WorkerProcess:
             self.process.kill()
             self.process.wait(10)
         self._log.close()
+
+
+async def terminate(worker: WorkerProcess, timeout_s: float = 60.0) -> None:
+    """SIGTERM, then require the drain-commit-exit-0 shutdown (log tail on failure)."""
+    worker.signal(signal.SIGTERM)
+    code = await asyncio.to_thread(worker.wait, timeout_s)
+    assert code == 0, worker.log_text()[-3000:]
+
+
+async def drain(env: dict[str, str], log_dir: Path, name: str, timeout_s: float = 180.0) -> None:
+    """A burst worker that reads what is left to the end, commits and exits 0."""
+    worker = WorkerProcess(env, log_dir, name, "--exit-when-drained")
+    try:
+        code = await asyncio.to_thread(worker.wait, timeout_s)
+        assert code == 0, worker.log_text()[-3000:]
+    finally:
+        worker.stop()

@@ -16,21 +16,10 @@ from processor.core.records import InputRecord, OutputRecord
 from processor.core.registry import Registry
 from processor.core.signature import SigningSecrets
 from processor.core.stats import PipelineStats
+from tests.property.checks import CONTRACT_CODES
 
 Run = Callable[..., list[OutputRecord]]
 Sample = Callable[[str], Any]
-
-CONTRACT_CODES = {
-    "invalid_json",
-    "unknown_format",
-    "schema_mismatch",
-    "invalid_bsuid",
-    "invalid_phone",
-    "identity_conflict",
-    "missing_identity",
-    "bad_signature",
-    "too_large",
-}
 
 
 def event_ids(out: list[OutputRecord]) -> list[str]:
