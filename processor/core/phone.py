@@ -114,17 +114,27 @@ def _rules(code: int) -> tuple[frozenset[int], frozenset[int], re.Pattern[str] |
 def region_of(e164: str) -> str:
     # Country codes are prefix-free: the first 1-3 digits that name one say which. A code of
     # one region gives that region whatever the number (matched, or the fallback below), so
-    # only shared codes (+1, +7, +44, ...) need `parse` and the per-region pattern search.
+    # only shared codes (+1, +7, +44, ...) need the library's per-region pattern search.
     for size in (1, 2, 3):
-        regions = _COUNTRY_REGIONS.get(int(e164[1 : 1 + size]))
+        code = int(e164[1 : 1 + size])
+        regions = _COUNTRY_REGIONS.get(code)
         if regions is not None:
             if len(regions) == 1:
                 return "" if regions[0] in ("001", "ZZ") else regions[0]
             break
-    number = phonenumbers.parse(e164, None)
+    else:
+        return ""
+    # `e164` is already normalized, so the number `parse` would build (about half the cost)
+    # is known: country code and national digits, leading zeros kept the way it keeps them.
+    national = e164[1 + size :]
+    zeros = len(national) - len(national.lstrip("0"))
+    number = phonenumbers.PhoneNumber(
+        country_code=code,
+        national_number=int(national),
+        italian_leading_zero=zeros > 0 or None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
     # A number outside the library's known ranges still has a country code: fall back to
     # that code's main region so `country` is filled for phone-only customers.
-    region = phonenumbers.region_code_for_number(
-        number
-    ) or phonenumbers.region_code_for_country_code(number.country_code or 0)
+    region = phonenumbers.region_code_for_number(number) or regions[0]
     return "" if region in ("001", "ZZ") else region

@@ -6,7 +6,7 @@ import random
 
 import phonenumbers
 
-from processor.core.phone import _quick_e164
+from processor.core.phone import _quick_e164, normalize_phone, region_of
 
 
 def library_verdict(digits: str) -> str:
@@ -38,3 +38,33 @@ def test_quick_path_agrees_with_phonenumbers_on_random_numbers() -> None:
 def test_common_whatsapp_numbers_take_the_quick_path() -> None:
     for digits in ("14155550123", "447700900123", "919812345678", "2348030000001", "34612345678"):
         assert _quick_e164(digits) == "+" + digits
+
+
+def library_region(e164: str) -> str:
+    number = phonenumbers.parse(e164, None)
+    region = phonenumbers.region_code_for_number(
+        number
+    ) or phonenumbers.region_code_for_country_code(number.country_code or 0)
+    return "" if region in ("001", "ZZ") else region
+
+
+def test_region_without_parse_agrees_with_phonenumbers() -> None:
+    """`region_of` builds the parsed number itself; shared codes are where it matters."""
+    rng = random.Random(20261126)
+    shared = [
+        code
+        for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+        if len(regions) > 1
+    ]
+    codes = [str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE]
+    checked = 0
+    for _ in range(20_000):
+        code = str(rng.choice(shared)) if rng.random() < 0.8 else rng.choice(codes)
+        digits = code + "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 13)))
+        phone = normalize_phone(digits)  # quick path or the library's, like the pipeline
+        if phone is None:
+            continue
+        checked += 1
+        region_of.cache_clear()
+        assert region_of(phone.e164) == library_region(phone.e164), phone.e164
+    assert checked > 5_000
