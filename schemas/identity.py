@@ -28,9 +28,9 @@ SourceFormat = Literal["meta", "connectly"]
 GateDecision = Literal["admit", "drop"]
 
 
-class _EventPart(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Shared options: immutable, camelCase on the wire (subclasses repeat `frozen` and
-    `kw_only`, see schemas.base)."""
+class _EventPart(msgspec.Struct, frozen=True, kw_only=True, rename="camel", gc=False):
+    """Shared options: immutable, camelCase on the wire, not tracked by the garbage collector
+    (a tree of strings, see schemas.base); subclasses repeat `frozen` and `kw_only`."""
 
 
 class Source(_EventPart, frozen=True, kw_only=True):

@@ -30,7 +30,7 @@ def change_path(entry: int, change: int) -> Where:
     return Where(Where(Where("$", "entry", entry), "changes", change), "value")
 
 
-class BusinessRef(msgspec.Struct, frozen=True, kw_only=True):
+class BusinessRef(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The business number as the webhook names it (raw, not yet checked)."""
 
     format: SourceFormat
@@ -40,7 +40,7 @@ class BusinessRef(msgspec.Struct, frozen=True, kw_only=True):
     waba_id: str = ""
 
 
-class Appearance(msgspec.Struct, frozen=True, kw_only=True):
+class Appearance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One customer appearance: becomes one identity event or one item error.
 
     Identifier fields hold the raw strings; `""` means absent.

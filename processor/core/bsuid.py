@@ -18,7 +18,7 @@ _CHILD = re.compile(r"[A-Z]{2}\.[A-Za-z0-9]{1,256}")
 _PARENT = re.compile(r"[A-Z]{2}\.ENT\.[A-Za-z0-9]{1,256}")
 
 
-class Bsuid(msgspec.Struct, frozen=True):
+class Bsuid(msgspec.Struct, frozen=True, gc=False):
     value: str
     #: The body is longer than today's limit: accepted, and flagged on the output.
     legacy_length: bool

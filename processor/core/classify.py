@@ -17,7 +17,7 @@ from schemas.identity import IdentityClass
 _MAX_EPOCH = 253_402_300_799
 
 
-class Classified(msgspec.Struct, frozen=True, kw_only=True):
+class Classified(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     identity_class: IdentityClass
     bsuid: Bsuid | None
     parent_bsuid: Bsuid | None

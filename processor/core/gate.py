@@ -15,7 +15,7 @@ from schemas.identity import GateDecision, IdentityClass
 DROP_REASON: Final = "bsuid_not_enabled"
 
 
-class ResolvedBusiness(msgspec.Struct, frozen=True, kw_only=True):
+class ResolvedBusiness(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     scope: str
     number: str
     phone_number_id: str

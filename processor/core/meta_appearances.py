@@ -23,7 +23,7 @@ _CONTACT_REQUEST_ORIGINS = frozenset({"contact_request", "request_contact_info"}
 _BODY_CHANGE = re.compile(r"changed from (\S+) to (\S+)")
 
 
-class Skipped(msgspec.Struct, frozen=True):
+class Skipped(msgspec.Struct, frozen=True, gc=False):
     """A change that holds no customer (CONTRACT 2.1: counted, not dead-lettered)."""
 
     reason: str

@@ -20,7 +20,7 @@ _SEPARATORS = re.compile(r"[\s\-().]")
 _DIGITS = re.compile(r"\+?[0-9]{2,20}")
 
 
-class Phone(msgspec.Struct, frozen=True):
+class Phone(msgspec.Struct, frozen=True, gc=False):
     e164: str
 
     @property
