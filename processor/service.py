@@ -7,6 +7,7 @@ side tasks (HTTP probes and metrics, control-topic follower).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from processor.kafka.source import make_consumer
 from processor.kafka.transactions import ExactlyOnceWorker
 from processor.kafka.worker import Worker, WorkerError
 from processor.metrics import ProcessorMetrics
+from processor.supervisor import PROCESS_INDEX_ENV, SUPERVISOR_PID_ENV, watch_supervisor
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.service")
@@ -86,6 +88,7 @@ async def serve(settings: Settings, pipeline: Pipeline, options: ServiceOptions)
     )
     if options.install_signal_handlers:
         _install_signal_handlers(worker)
+    watch = _watch_supervisor(worker)
     log.info(
         "worker starting",
         bootstrap_servers=settings.bootstrap_servers,
@@ -101,6 +104,8 @@ async def serve(settings: Settings, pipeline: Pipeline, options: ServiceOptions)
         # The probes go with the worker: nothing answers for a worker that has stopped.
         if ops is not None:
             await ops.stop()
+        if watch is not None:
+            watch.cancel()
     stats = pipeline.stats
     log.info(
         "worker stopped",
@@ -110,6 +115,15 @@ async def serve(settings: Settings, pipeline: Pipeline, options: ServiceOptions)
         skips=dict(stats.skips),
     )
     return worker
+
+
+def _watch_supervisor(worker: Worker) -> asyncio.Task[None] | None:
+    """One of `run --processes N`'s children: say which in every line, and stop with the
+    supervisor."""
+    if SUPERVISOR_PID_ENV not in os.environ:
+        return None
+    structlog.contextvars.bind_contextvars(process=int(os.environ.get(PROCESS_INDEX_ENV, "0")))
+    return asyncio.create_task(watch_supervisor(worker.request_stop))
 
 
 async def _start_http(

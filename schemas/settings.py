@@ -64,6 +64,9 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     transaction_max_records: Positive = 20_000
     #: ... or when it has been open this long: the added latency of every output.
     transaction_interval_ms: Positive = 100
+    #: `run` only: worker processes of the group on this machine (one per core is the most
+    #: that helps: each is CPU-bound on one core).
+    processes: Annotated[int, msgspec.Meta(ge=1, le=256)] = 1
     max_batch_records: Positive = 5000
     max_inflight_records: Positive = 50_000
     max_inflight_bytes: Positive = 64 * 1024 * 1024

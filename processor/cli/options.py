@@ -48,6 +48,9 @@ CREATE_TOPICS = click.option(
     default=None,
     help=f"Create missing topics first [env {ENV_VARS['create_topics']}]",
 )
+PROCESSES = _flag(
+    "processes", "Worker processes of the group on this machine (one per core helps)", type=int
+)
 SHUTDOWN_TIMEOUT = _flag("shutdown_timeout_s", "Longest drain on SIGTERM", type=float)
 EXIT_WHEN_DRAINED = click.option(
     "--exit-when-drained",
@@ -95,6 +98,24 @@ def parse_time(text: str) -> datetime:
     if when.tzinfo is None:
         raise click.BadParameter(f"{text!r} needs a time zone (e.g. Z or +02:00)")
     return when
+
+
+def given_flags(ctx: click.Context, leave_out: frozenset[str]) -> list[str]:
+    """The command's flags as given on its command line (not defaults, not environment), as
+    arguments again: a child process with the same environment resolves the same settings."""
+    args: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if not isinstance(param, click.Option) or param.name in leave_out or value is None:
+            continue
+        if param.is_flag and param.secondary_opts:
+            args.append(param.opts[0] if value else param.secondary_opts[0])
+        elif param.is_flag:
+            if value:
+                args.append(param.opts[0])
+        else:
+            args += [param.opts[0], str(value)]
+    return args
 
 
 def run_kafka(job: Coroutine[Any, Any, T], settings: Settings) -> T:

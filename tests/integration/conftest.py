@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from processor.brokers.base import RunningBroker
 from processor.brokers.select import BrokerUnavailableError, start_broker
+from processor.generate import demo_registry_toml
 from processor.kafka.admin import TopicSpec, ensure_topics, topic_specs
 from processor.settings import load_settings
 from schemas.settings import Settings
@@ -170,3 +172,11 @@ async def kafka(broker: RunningBroker) -> KafkaEnv:
     env = KafkaEnv(broker, settings)
     await env.create_topics()
     return env
+
+
+@pytest.fixture
+def generated_env(kafka: KafkaEnv, tmp_path: Path) -> KafkaEnv:
+    """`kafka` with the registry of `processor.generate`'s traffic."""
+    numbers = tmp_path / "numbers.toml"
+    numbers.write_text(demo_registry_toml())
+    return KafkaEnv(kafka.broker, msgspec.structs.replace(kafka.settings, numbers=str(numbers)))

@@ -8,12 +8,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
-from processor.generate import demo_registry_toml, generate
+from processor.generate import generate
 from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import load_registry
 from tests.integration.conftest import FIXTURES, KafkaEnv
@@ -43,13 +42,6 @@ def expected_ids(outputs: list[OutputRecord], route: str) -> set[str]:
 
 def generated(count: int, seed: int = 11) -> list[Record]:
     return [(r.key, r.value, list(r.headers)) for r in generate(count, seed=seed)]
-
-
-@pytest.fixture
-def generated_env(kafka: KafkaEnv, tmp_path: Path) -> KafkaEnv:
-    numbers = tmp_path / "numbers.toml"
-    numbers.write_text(demo_registry_toml())
-    return KafkaEnv(kafka.broker, msgspec.structs.replace(kafka.settings, numbers=str(numbers)))
 
 
 async def run_until_drained(env: KafkaEnv) -> Pipeline:

@@ -121,6 +121,8 @@ def test_every_setting_has_a_distinct_env_var() -> None:
         (["run", "--log-level", "loud"], {}, "log_level"),
         (["run"], {"BSUID_HTTP_PORT": "abc"}, "http_port"),
         (["run"], {"BSUID_MAX_BATCH_RECORDS": "0"}, "max_batch_records"),
+        (["run", "--processes", "0"], {}, "processes"),
+        (["run"], {"BSUID_PROCESSES": "many"}, "processes"),
         (["run"], {"KAFKA_SECURITY_PROTOCOL": "TLS"}, "security_protocol"),
         (["run"], {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "sasl_mechanism"),
         (["run"], {"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "ssl_cafile"),
