@@ -6,8 +6,9 @@ The throughput window is read from the consumer group's committed offsets, polle
 (total - c0) / (t1 - t0): the records committed before t0 are left out together with the
 time they took (start-up, group join, first fetch), which is the same as adding them at the
 steady rate. Both the baseline and the worker commit only acknowledged offsets, at most every
-200 ms, so the same clock fits both. CPU is the child's user+system time (psutil) read at t0
-and t1, so it covers the same window; RSS is sampled every 50 ms for the peak.
+200 ms, so the same clock fits both. CPU is the user+system time (psutil) of the child and
+its own children (`run --processes N`), read at t0 and t1, so it covers the same window; RSS
+(summed the same way) is sampled every 50 ms for the peak.
 """
 
 from __future__ import annotations
@@ -61,9 +62,26 @@ class Measured:
         return self.window_cpu_s / self.window_records * 100_000
 
 
+def _tree(proc: psutil.Process) -> list[psutil.Process]:
+    """The process and its children: `run --processes N` computes in its children."""
+    return [proc, *proc.children(recursive=True)]
+
+
 def _cpu_s(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return float(times.user + times.system)
+    total = 0.0
+    for member in _tree(proc):
+        with contextlib.suppress(psutil.Error):  # a child may exit between list and read
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _rss(proc: psutil.Process) -> int:
+    total = 0
+    for member in _tree(proc):
+        with contextlib.suppress(psutil.Error):
+            total += member.memory_info().rss
+    return int(total)
 
 
 async def _committed_sum(
@@ -113,9 +131,8 @@ async def run_measured(
         nonlocal peak_rss, last_cpu
         while not stop_sampling.is_set():
             try:
-                with proc.oneshot():
-                    peak_rss = max(peak_rss, proc.memory_info().rss)
-                    last_cpu = _cpu_s(proc)
+                peak_rss = max(peak_rss, _rss(proc))
+                last_cpu = _cpu_s(proc)
             except psutil.Error:
                 return  # exited (or a zombie): the last sample stands
             await asyncio.sleep(RSS_SAMPLE_S)
@@ -132,7 +149,7 @@ async def run_measured(
             now = time.perf_counter()
             try:
                 cpu = _cpu_s(proc)
-                rss = proc.memory_info().rss
+                rss = _rss(proc)
             except psutil.Error:
                 cpu, rss = last_cpu, 0
             while pending_marks and committed >= pending_marks[0]:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench.py [--records N] [--partitions 6] [--repeat K]
                                     [--core-only] [--profile] [--memory-check]
+                                    [--processes N]
 
 One run, one broker, one data set: `processor.generate.generate(N, seed)` (200k realistic
 webhooks by default: Meta and Connectly, retries, ~2% malformed) is published once to a raw
@@ -12,6 +13,9 @@ topic of `--partitions` partitions, then read by
     API (one batch per partition), committing `{tp: offset + 1}` after the acks;
 (b) processor: `python -m processor run --exit-when-drained`, configured by environment
     variables, with its own fresh output topics and group;
+(b'') the same with `--processes N` (default: the machine's cores; 1 skips it): N workers of
+    one group from one command. One run, no matching multi-process baseline: `ratio` stays
+    one process against one process;
 (c) core: `Pipeline.process` in this process with a no-op emit (see `_core.py`), for all
     records and for single-item bodies only.
 
@@ -25,8 +29,9 @@ topic of `--partitions` partitions, then read by
   The baseline is fast: at 200k records its window is only 2-4 s, so the 100 ms polls and
   200 ms commit cadence move its rate by up to ~15%. Use --repeat, or --records 1000000,
   when the ratio must be tight.
-- CPU s per 100k: the child's user+system CPU (psutil) between t0 and t1, per 100k records of
-  the window. Peak RSS: psutil sampled every 50 ms over the child's whole life.
+- CPU s per 100k: the child's user+system CPU (psutil, its own children included) between t0
+  and t1, per 100k records of the window. Peak RSS: psutil sampled every 50 ms over the
+  child's whole life, summed over its children.
 
 What the numbers count:
 
@@ -61,6 +66,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +112,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7, help="generator seed")
     parser.add_argument("--repeat", type=int, default=1, help="median of K runs of (a), (b), (c)")
     parser.add_argument("--core-only", action="store_true", help="only (c): no broker")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="also run the worker as `run --processes N` (default: the cores; 1 skips it)",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="one more worker run under pyinstrument"
     )
@@ -160,6 +172,8 @@ class Bench:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     #: The worker in exactly-once mode, when the broker has transactions.
     exactly_once: Pass | None = None
+    #: `run --processes N` (N = cores) on the same data, when the machine has several cores.
+    multi_process: Pass | None = None
 
     @property
     def raw_partitions(self) -> list[TopicPartition]:
@@ -213,6 +227,7 @@ class Bench:
         profile_to: Path | None = None,
         rss_marks: Sequence[int] = (),
         guarantee: str = "at-least-once",
+        processes: int = 1,
     ) -> Pass:
         prefix = f"bench.{self.run_id}.{k}"
         run = msgspec.structs.replace(
@@ -250,7 +265,7 @@ class Bench:
         cmd = [sys.executable]
         if profile_to is not None:
             cmd += ["-m", "pyinstrument", "-r", "pyisession", "-o", str(profile_to)]
-        cmd += ["-m", "processor", "run", "--exit-when-drained"]
+        cmd += ["-m", "processor", "run", "--exit-when-drained", "--processes", str(processes)]
         name = f"worker-{k}"
         measured = await run_measured(
             name,
@@ -265,9 +280,11 @@ class Bench:
             timeout_s=self.timeout_s * (4 if profile_to else 1),
             rss_marks=rss_marks,
         )
-        stopped = _stopped_line(self.workdir / f"{name}.err")
-        processed = int(stopped.get("records", 0)) or self.total
-        routes: dict[str, int] = stopped.get("routes", {})
+        stopped = _stopped_lines(self.workdir / f"{name}.err")
+        processed = sum(int(line.get("records", 0)) for line in stopped) or self.total
+        routes: Counter[str] = Counter()
+        for line in stopped:
+            routes.update(line.get("routes", {}))
         identity = routes.get("identity", 0) + routes.get("dropped", 0)
         if processed != self.total:
             say(f"[yellow]{name} processed {processed:,} records for {self.total:,} inputs[/]")
@@ -279,13 +296,13 @@ class Bench:
         )
 
 
-def _stopped_line(log_path: Path) -> dict[str, Any]:
-    """The worker's final JSON log line with its counters ({} when absent)."""
-    for line in reversed(log_path.read_bytes().splitlines()):
-        if b'"worker stopped"' in line:
-            parsed: dict[str, Any] = msgspec.json.decode(line)
-            return parsed
-    return {}
+def _stopped_lines(log_path: Path) -> list[dict[str, Any]]:
+    """The final JSON log line of each worker process, with its counters."""
+    return [
+        msgspec.json.decode(line)
+        for line in log_path.read_bytes().splitlines()
+        if b'"worker stopped"' in line
+    ]
 
 
 # -- orchestration ----------------------------------------------------------------------------
@@ -347,6 +364,10 @@ async def run_broker_passes(
         say("(b') worker run, exactly-once")
         bench.exactly_once = await bench.worker("eos", guarantee="exactly-once")
         say(f"    {_describe(bench.exactly_once)}")
+    if args.processes > 1:
+        say(f"(b'') worker run, --processes {args.processes}")
+        bench.multi_process = await bench.worker("multi", processes=args.processes)
+        say(f"    {_describe(bench.multi_process)}")
     profiled: Pass | None = None
     profile_html: Path | None = None
     if args.profile:
@@ -410,6 +431,15 @@ def render(
             _fmt(summary["processor_cpu_s_per_100k"], 1),
             _fmt(summary["peak_rss_mb"]),
             _fmt(summary["processor_window_s"], 1),
+        )
+    if "processor_multi_records_per_s" in summary:
+        table.add_row(
+            f"processor, --processes {summary['processor_processes']}",
+            _fmt(summary["processor_multi_records_per_s"]),
+            "-",
+            _fmt(summary["processor_multi_cpu_s_per_100k"], 1),
+            _fmt(summary["processor_multi_peak_rss_mb"]),
+            "-",
         )
     for label, run in (
         ("core, per core", core.all_records),
@@ -512,6 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     profiled: Pass | None = None
     profile_html: Path | None = None
     exactly_once: Pass | None = None
+    multi_process: Pass | None = None
     header = "no broker (--core-only)"
     succeeded = False
     try:
@@ -534,6 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_broker_passes(bench, records, args)
             )
             exactly_once = bench.exactly_once
+            multi_process = bench.multi_process
             # The core pass is CPU-bound: an idle broker still takes memory, not cycles.
             broker.stop()
             broker = None
@@ -559,6 +591,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = summarize(args, core, baselines, workers, profiled, profile_html)
     # A 2-core machine shared with other jobs: the load says how much to trust a run.
     summary = {"broker": header, **summary, "load_avg_1m_at_start": load_at_start}
+    if multi_process is not None and workers:
+        one = _median(workers, lambda r: r.records_per_s)
+        summary |= {
+            "processor_processes": args.processes,
+            "processor_multi_records_per_s": round(multi_process.records_per_s),
+            "processor_multi_vs_one": round(multi_process.records_per_s / one, 3),
+            "processor_multi_cpu_s_per_100k": round(multi_process.measured.cpu_s_per_100k, 2),
+            "processor_multi_peak_rss_mb": round(multi_process.measured.peak_rss_bytes / MB, 1),
+        }
+        say(
+            f"--processes {args.processes}: {multi_process.records_per_s:,.0f} records/s, "
+            f"{summary['processor_multi_vs_one']:.2f} x one process "
+            f"(no matching multi-process baseline: the ratio above is one process each)"
+        )
     if exactly_once is not None and workers:
         at_least_once = _median(workers, lambda r: r.records_per_s)
         summary["exactly_once_records_per_s"] = round(exactly_once.records_per_s)
