@@ -66,8 +66,9 @@ async def test_two_processes_route_everything_as_offline(
     stopped = [e for e in log_lines(worker) if e["event"] == "worker stopped"]
     assert sorted(e["process"] for e in stopped) == [0, 1]  # type: ignore[type-var]
     assert sum(int(e["records"]) for e in stopped) >= len(records)  # type: ignore[call-overload]
-    identity = await env.read(env.settings.identity_topic, len(expected))
-    assert set(event_ids(identity)) == expected_ids(expected, "identity")
+    want = expected_ids(expected, "identity")
+    identity = await env.read(env.settings.identity_topic, len(want))
+    assert set(event_ids(identity)) == want
 
 
 async def test_sigterm_drains_every_process_and_exits_zero(
@@ -92,8 +93,9 @@ async def test_sigterm_drains_every_process_and_exits_zero(
     assert not [e for e in events if e["event"] == "worker process failed"]
     # What the set did not finish is read by the next worker: nothing is lost.
     await drain(env.env(), tmp_path, "after")
-    identity = await env.read(env.settings.identity_topic, len(expected))
-    assert set(event_ids(identity)) == expected_ids(expected, "identity")
+    want = expected_ids(expected, "identity")
+    identity = await env.read(env.settings.identity_topic, len(want))
+    assert set(event_ids(identity)) == want
 
 
 async def test_one_process_failing_stops_the_set(kafka: KafkaEnv, tmp_path: Path) -> None:
