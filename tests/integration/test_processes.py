@@ -98,12 +98,22 @@ async def test_sigterm_drains_every_process_and_exits_zero(
     assert set(event_ids(identity)) == want
 
 
-async def test_one_process_failing_stops_the_set(kafka: KafkaEnv, tmp_path: Path) -> None:
+async def started_set(kafka: KafkaEnv, tmp_path: Path) -> tuple[WorkerProcess, list[int]]:
+    """`run --processes 2` with both children up; their pids."""
     await kafka.create_topics(partitions=2)
     worker = WorkerProcess(kafka.env(), tmp_path, "set", "--processes", "2")
     try:
         pids = child_pids(worker)
         wait_for_both_children(worker, "worker starting")
+    except BaseException:
+        worker.stop()
+        raise
+    return worker, pids
+
+
+async def test_one_process_failing_stops_the_set(kafka: KafkaEnv, tmp_path: Path) -> None:
+    worker, pids = await started_set(kafka, tmp_path)
+    try:
         os.kill(pids[0], signal.SIGKILL)
         code = await asyncio.to_thread(worker.wait, 90)
     finally:
@@ -116,11 +126,8 @@ async def test_one_process_failing_stops_the_set(kafka: KafkaEnv, tmp_path: Path
 
 
 async def test_children_stop_when_the_supervisor_is_killed(kafka: KafkaEnv, tmp_path: Path) -> None:
-    await kafka.create_topics(partitions=2)
-    worker = WorkerProcess(kafka.env(), tmp_path, "set", "--processes", "2")
+    worker, pids = await started_set(kafka, tmp_path)
     try:
-        pids = child_pids(worker)
-        wait_for_both_children(worker, "worker starting")
         worker.kill()  # SIGKILL: no chance to forward anything
         deadline = time.monotonic() + 60
         while any(running(pid) for pid in pids) and time.monotonic() < deadline:  # noqa: ASYNC110
