@@ -8,11 +8,22 @@ offset always means "everything before it is published" (CONTRACT 6).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
+
+log = structlog.get_logger("processor.kafka.checkpoint")
+
+#: Commits are batched: at most one per interval, unless forced (shutdown, revocation).
+COMMIT_INTERVAL_S = 0.2
+#: aiokafka retries a commit forever on retriable errors (a stalled broker, a topic that is
+#: gone): past this the loop goes on, so probes and readiness still tell the truth.
+COMMIT_TIMEOUT_S = 5.0
 
 
 class DeliveryError(Exception):
@@ -55,6 +66,7 @@ class Checkpoint:
     acked: dict[TopicPartition, int] = field(default_factory=dict)
     records: int = 0
     bytes: int = 0
+    last_commit: float = 0.0
 
     def add(self, batch: InFlightBatch) -> None:
         self.in_flight.append(batch)
@@ -85,6 +97,14 @@ class Checkpoint:
         _done, pending = await asyncio.wait(futures, timeout=limit_s)
         return not pending
 
+    def due(self, force: bool = False) -> dict[TopicPartition, int]:
+        """What to commit now: the committable offsets, once per COMMIT_INTERVAL_S or forced."""
+        now = time.monotonic()
+        if not self.committable or not (force or now - self.last_commit >= COMMIT_INTERVAL_S):
+            return {}
+        self.last_commit = now
+        return self.take()
+
     def take(self, partitions: set[TopicPartition] | None = None) -> dict[TopicPartition, int]:
         """Offsets to commit now (for `partitions` only, when given)."""
         if partitions is None:
@@ -103,6 +123,31 @@ class Checkpoint:
                 future.add_done_callback(_ignore_outcome)
         self.in_flight.clear()
         self.records = self.bytes = 0
+
+
+async def commit_offsets(
+    consumer: Any, offsets: dict[TopicPartition, int], checkpoint: Checkpoint
+) -> BaseException | None:
+    """Commit `offsets`, bounded in time; None when committed, else why not.
+
+    A rejection after a rebalance is final: the partitions' new owners read those inputs again.
+    Any other failure is transient: the offsets go back to `checkpoint` for the next commit
+    (which carries them, or newer ones).
+    """
+    failure: BaseException
+    try:
+        await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_S)
+    except CommitFailedError as rejected:
+        log.warning("commit rejected after rebalance", error=str(rejected))
+        failure = rejected
+    except (KafkaError, TimeoutError) as failed:
+        for tp, offset in offsets.items():
+            checkpoint.committable.setdefault(tp, offset)
+        log.warning("commit failed, will retry", error=repr(failed))
+        failure = failed
+    else:
+        return None
+    return failure
 
 
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:

@@ -14,14 +14,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
-from aiokafka.errors import CommitFailedError, KafkaError, UnknownMemberIdError
+from aiokafka.errors import KafkaError, UnknownMemberIdError
 from aiokafka.structs import TopicPartition
 
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, ItemError, OutputRecord, Route
 from processor.core.route import dead_letter
 from processor.kafka.bounds import ReplayBounds
-from processor.kafka.checkpoint import Checkpoint, DeliveryError, InFlightBatch
+from processor.kafka.checkpoint import Checkpoint, DeliveryError, InFlightBatch, commit_offsets
 from processor.kafka.control import ControlFollower
 from processor.kafka.health import WorkerHealth
 from processor.kafka.sink import OutputSink
@@ -30,11 +30,7 @@ from schemas.settings import Settings
 
 log = structlog.get_logger("processor.worker")
 
-COMMIT_INTERVAL_S = 0.2
 BROKER_PROBE_INTERVAL_S = 5.0
-#: aiokafka retries a commit forever on retriable errors (a stalled broker, a topic that is
-#: gone): past this the loop goes on, so probes and readiness still tell the truth.
-COMMIT_TIMEOUT_S = 5.0
 #: How long a topic missing at start may take to show up (one created a moment ago).
 REQUIRE_TOPICS_S = 5.0
 #: One info line this often while records flow: what an operator tails, never per record.
@@ -83,7 +79,6 @@ class Worker:
         self.stop_when_drained = stop_when_drained
         self._stop = asyncio.Event()
         self._batch_lock = asyncio.Lock()
-        self._last_commit = 0.0
         self._last_probe = 0.0
         self._last_summary = time.monotonic()
         self._assigned: set[TopicPartition] = set()
@@ -310,37 +305,26 @@ class Worker:
         except DeliveryError as failure:
             await self._on_delivery_failure(failure)
             return
-        now = time.monotonic()
-        if self.checkpoint.committable and (force or now - self._last_commit >= COMMIT_INTERVAL_S):
-            self._last_commit = now
-            await self._commit(self.checkpoint.take())
+        await self._commit(self.checkpoint.due(force))
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         offsets = {tp: o for tp, o in offsets.items() if tp in self._assigned}
         if not offsets or not self.commits or self._fatal is not None or self._membership_lost():
             return
-        try:
-            await asyncio.wait_for(self.consumer.commit(offsets), COMMIT_TIMEOUT_S)
+        failure = await commit_offsets(self.consumer, offsets, self.checkpoint)
+        if failure is None:
             self.health.commits += 1
             self._committed.update(offsets)
             for tp, offset in offsets.items():
                 self._floor[tp] = max(offset, self._floor.get(tp, 0))
             self._update_lag()
-        except CommitFailedError as exc:
-            # The group rebalanced under us: the partitions' new owners read these again.
-            self.health.commit_failures += 1
-            log.warning("commit rejected after rebalance", error=str(exc))
-        except (KafkaError, TimeoutError) as exc:
-            # Transient: keep the offsets, the next commit carries them (or newer ones).
-            self.health.commit_failures += 1
-            for tp, offset in offsets.items():
-                self.checkpoint.committable.setdefault(tp, offset)
-            log.warning("commit failed, will retry", error=repr(exc))
-            if isinstance(exc, TimeoutError):
-                # Unanswered (broker stalled) or retried in vain (topic gone): not ready
-                # until the broker answers a probe, and a probe tells which.
-                self._broker_unreachable(time.monotonic(), exc)
-                await self._check_broker(time.monotonic())
+            return
+        self.health.commit_failures += 1
+        if isinstance(failure, TimeoutError):
+            # Unanswered (broker stalled) or retried in vain (topic gone): not ready until
+            # the broker answers a probe, and a probe tells which.
+            self._broker_unreachable(time.monotonic(), failure)
+            await self._check_broker(time.monotonic())
 
     async def _on_delivery_failure(self, failure: DeliveryError) -> None:
         self.health.delivery_failures += 1

@@ -23,10 +23,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import structlog
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
-from processor.kafka.checkpoint import Checkpoint, DeliveryError, InFlightBatch
+from processor.kafka.checkpoint import Checkpoint, DeliveryError, InFlightBatch, commit_offsets
 from processor.kafka.source import RebalanceListener
 from processor.links.delivery import ChangelogRecord, ChangelogWriter
 from processor.links.restore import ChangelogReader
@@ -37,8 +37,6 @@ from processor.links.topology import ROLE_HEADER, LinkOutput, LinksTopology
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.links")
-
-COMMIT_INTERVAL_S = 0.2
 
 
 class LinksStage:
@@ -68,7 +66,6 @@ class LinksStage:
         self._assigned: set[TopicPartition] = set()
         self._stop = asyncio.Event()
         self._batch_lock = asyncio.Lock()
-        self._last_commit = 0.0
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -173,24 +170,12 @@ class LinksStage:
             async with self._batch_lock:
                 await self._rewind()
             return
-        now = time.monotonic()
-        if self.checkpoint.committable and (force or now - self._last_commit >= COMMIT_INTERVAL_S):
-            self._last_commit = now
-            await self._commit(self.checkpoint.take())
+        await self._commit(self.checkpoint.due(force))
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         offsets = {tp: o for tp, o in offsets.items() if tp in self._assigned}
-        if not offsets:
-            return
-        try:
-            await self.consumer.commit(offsets)
+        if offsets and await commit_offsets(self.consumer, offsets, self.checkpoint) is None:
             self.commits += 1
-        except CommitFailedError as exc:
-            log.warning("commit rejected after rebalance", error=str(exc))
-        except KafkaError as exc:
-            for tp, offset in offsets.items():
-                self.checkpoint.committable.setdefault(tp, offset)
-            log.warning("commit failed, will retry", error=repr(exc))
 
     async def _settle(self, limit_s: float) -> bool:
         """Wait for in-flight batches, commit what was delivered; True when all were."""
