@@ -73,6 +73,8 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         processors=[*shared, *tail, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.ERROR)),
         # Logs go to stderr: stdout belongs to command output (`classify`, `config show`).
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # One write per line (message and newline together): the processes of `run --processes`
+        # share one stderr, and print() would write the newline separately, interleaving lines.
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
