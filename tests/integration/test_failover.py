@@ -21,8 +21,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -40,6 +40,7 @@ from processor.settings import load_registry, load_settings
 from schemas.settings import Settings
 from tests.integration.conftest import KafkaEnv
 from tests.integration.workers import WorkerProcess
+from tests.output_tail import OutputTail
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -121,55 +122,21 @@ def output_key(route: str, value: bytes) -> str | bytes:
     return value if route == "dlq" else str(json.loads(value)["eventId"])
 
 
-@dataclass
-class Observer:
+class Observer(OutputTail):
     """Reads the three output topics from the start while the test runs, with arrival times."""
 
-    settings: Settings
-    routes: dict[str, str] = field(init=False)
-    arrivals: list[tuple[float, str, int]] = field(default_factory=list)  # (time, topic, part)
-    seen: dict[str, Counter[str | bytes]] = field(init=False)
-    _task: asyncio.Task[None] | None = None
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
-        s = self.settings
-        self.routes = {s.identity_topic: "identity", s.dropped_topic: "dropped", s.dlq_topic: "dlq"}
-        self.seen = {route: Counter() for route in ROUTES}
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.arrivals: list[tuple[float, str, int]] = []  # (time, topic, partition)
+        self.seen: dict[str, Counter[str | bytes]] = {route: Counter() for route in ROUTES}
 
     @property
     def count(self) -> int:
         return len(self.arrivals)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            *self.routes,
-            bootstrap_servers=self.settings.bootstrap_servers,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-        )
-        await consumer.start()
-        try:
-            while not self._stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200)
-                now = time.monotonic()
-                for tp, messages in batch.items():
-                    route = self.routes[tp.topic]
-                    for m in messages:
-                        self.seen[route][output_key(route, m.value or b"")] += 1
-                        self.arrivals.append((now, tp.topic, tp.partition))
-        finally:
-            await consumer.stop()
+    def see(self, route: str, message: Any) -> None:
+        self.seen[route][output_key(route, message.value or b"")] += 1
+        self.arrivals.append((time.monotonic(), message.topic, message.partition))
 
     async def wait_for(self, check: Callable[[], bool], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s

@@ -38,6 +38,7 @@ from processor.kafka.loader import publish
 from processor.settings import load_registry, load_settings
 from schemas.settings import Settings
 from tests.integration.workers import WorkerProcess
+from tests.output_tail import OutputTail
 
 #: Webhook secrets of every scenario: the worker verifies them, the log scan looks for them.
 META_SECRET = "rel-meta-secret-7f3a9c2e51"
@@ -177,57 +178,24 @@ class Oracle:
 # -- reading the output topics -----------------------------------------------------------------
 
 
-class OutputReader:
+class OutputReader(OutputTail):
     """Reads the three output topics from the start in the background and checks each output
     against the oracle as it arrives."""
 
     def __init__(self, settings: Settings, oracle: Oracle) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.oracle = oracle
-        self.routes = {
-            settings.identity_topic: "identity",
-            settings.dropped_topic: "dropped",
-            settings.dlq_topic: "dlq",
-        }
         self.seen: Counter[str] = Counter()
         self.codes: Counter[str] = Counter()
         self.strays: list[str] = []
         self.missing = set(oracle.expected)
         self.count = 0
         self.last_arrival = time.monotonic()
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="output-reader")
+    def see(self, route: str, message: Any) -> None:
+        self._check(route, message.key, message.value or b"", list(message.headers))
 
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            *self.routes,
-            bootstrap_servers=self.settings.bootstrap_servers,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-        )
-        await consumer.start()
-        try:
-            while not self._stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200)
-                for tp, messages in batch.items():
-                    route = self.routes[tp.topic]
-                    for message in messages:
-                        self._see(route, message.key, message.value or b"", list(message.headers))
-        finally:
-            await consumer.stop()
-
-    def _see(self, route: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+    def _check(self, route: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         self.count += 1
         self.last_arrival = time.monotonic()
         try:

@@ -420,6 +420,9 @@ async def broker_loss(
                 worker.signal(signal.SIGCONT)
             code = await wait_exit(worker, 120)
             exited_at = time.monotonic()
+            # What a probe sees next: a worker that stopped within a poll of noticing the loss
+            # was never sampled as 503, but it no longer answers, which is not ready too.
+            await asyncio.sleep(2 * ready.interval_s)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 worker.signal(signal.SIGCONT)
