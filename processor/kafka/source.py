@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -34,6 +34,18 @@ def make_consumer(settings: Settings, *, group_id: str | None, **overrides: Any)
     }
     kwargs.update(overrides)
     return AIOKafkaConsumer(**kwargs)
+
+
+async def read_to_end(consumer: Any, partitions: Iterable[TopicPartition]) -> bool:
+    """Is every partition's position at its high watermark? Burst mode's "drained" test: the
+    last fetch tells the watermark, the broker is asked when no fetch has yet."""
+    for tp in partitions:
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            highwater = (await consumer.end_offsets([tp]))[tp]
+        if await consumer.position(tp) < highwater:
+            return False
+    return True
 
 
 class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]

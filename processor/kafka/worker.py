@@ -25,7 +25,7 @@ from processor.kafka.checkpoint import Checkpoint, DeliveryError, InFlightBatch,
 from processor.kafka.control import ControlFollower
 from processor.kafka.health import WorkerHealth
 from processor.kafka.sink import OutputSink
-from processor.kafka.source import RebalanceListener
+from processor.kafka.source import RebalanceListener, read_to_end
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.worker")
@@ -528,13 +528,7 @@ class Worker:
         """Burst mode: every assigned partition read to its high watermark and all committed."""
         if self.checkpoint.in_flight or self.checkpoint.committable or not self._assigned:
             return False
-        for tp in self._assigned:
-            highwater = self.consumer.highwater(tp)
-            if highwater is None:
-                highwater = (await self.consumer.end_offsets([tp]))[tp]
-            if await self.consumer.position(tp) < highwater:
-                return False
-        return True
+        return await read_to_end(self.consumer, self._assigned)
 
 
 def _process_safely(

@@ -27,7 +27,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from processor.kafka.checkpoint import Checkpoint, DeliveryError, InFlightBatch, commit_offsets
-from processor.kafka.source import RebalanceListener
+from processor.kafka.source import RebalanceListener, read_to_end
 from processor.links.delivery import ChangelogRecord, ChangelogWriter
 from processor.links.restore import ChangelogReader
 from processor.links.sink import RecordSink
@@ -280,13 +280,7 @@ class LinksStage:
             or not self._assigned
         ):
             return False
-        for tp in self._assigned:
-            highwater = self.consumer.highwater(tp)
-            if highwater is None:
-                highwater = (await self.consumer.end_offsets([tp]))[tp]
-            if await self.consumer.position(tp) < highwater:
-                return False
-        return True
+        return await read_to_end(self.consumer, self._assigned)
 
 
 def _names(tps: set[TopicPartition]) -> list[str]:
