@@ -8,7 +8,6 @@ broker interleaves, the links topic must converge to them.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import signal
 import subprocess
@@ -101,11 +100,6 @@ def histories(customers: int, seed: int, first: int = 0) -> list[IdentityEvent]:
                 for offset in range(rng.randint(1, 3))
             ]
     return events
-
-
-def logged(process: WorkerProcess, event: str) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in process.log_text().splitlines() if line[:1] == "{"]
-    return [line for line in lines if line.get("event") == event]
 
 
 async def produce(env: KafkaEnv, events: list[IdentityEvent]) -> None:
@@ -227,8 +221,8 @@ async def test_sigkill_then_restore_ends_with_the_same_links(
     assert await asyncio.to_thread(second.wait, 90) == 0, second.log_text()[-3000:]
     assert await converged(env, want, timeout_s=10) == want
     # The second worker did start from the first one's state and commits, not from scratch.
-    [restored] = logged(second, "link state restored")
-    [stopped] = logged(second, "links stopped")
+    [restored] = second.logged("link state restored")
+    [stopped] = second.logged("links stopped")
     assert restored["records"] > 0
     copies = LinksTopology(3)
     assert stopped["routed"] < len(events)
@@ -259,11 +253,11 @@ async def test_two_workers_and_a_rebalance_keep_consistent_links(
         await produce(env, more)
         want = oracle(first_half + second_half + more)
         assert await converged(env, want) == want
-        assert len(logged(one, "partitions assigned")) >= 3
+        assert len(one.logged("partitions assigned")) >= 3
         # A partition it kept across a rebalance was read back from where its writes ended.
         assert any(
             len(line["from_start"]) < len(line["partitions"])
-            for line in logged(one, "link state restored")
+            for line in one.logged("link state restored")
         )
     finally:
         one.stop()

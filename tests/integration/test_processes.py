@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import time
@@ -18,13 +17,9 @@ from tests.integration.workers import WorkerProcess, drain
 pytestmark = pytest.mark.integration
 
 
-def log_lines(worker: WorkerProcess) -> list[dict[str, object]]:
-    return [json.loads(line) for line in worker.log_text().splitlines() if line.startswith("{")]
-
-
 def child_pids(worker: WorkerProcess) -> list[int]:
     worker.wait_for_log('"worker processes started"')
-    started = next(e for e in log_lines(worker) if e["event"] == "worker processes started")
+    started = worker.logged("worker processes started")[0]
     pids = started["pids"]
     assert isinstance(pids, list)
     return [int(pid) for pid in pids]
@@ -33,7 +28,7 @@ def child_pids(worker: WorkerProcess) -> list[int]:
 def wait_for_both_children(worker: WorkerProcess, event: str, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        seen = {e.get("process") for e in log_lines(worker) if e["event"] == event}
+        seen = {e.get("process") for e in worker.logged(event)}
         if {0, 1} <= seen:
             return
         time.sleep(0.1)
@@ -63,9 +58,9 @@ async def test_two_processes_route_everything_as_offline(
         assert code == 0, worker.log_text()[-3000:]
     finally:
         worker.stop()
-    stopped = [e for e in log_lines(worker) if e["event"] == "worker stopped"]
-    assert sorted(e["process"] for e in stopped) == [0, 1]  # type: ignore[type-var]
-    assert sum(int(e["records"]) for e in stopped) >= len(records)  # type: ignore[call-overload]
+    stopped = worker.logged("worker stopped")
+    assert sorted(e["process"] for e in stopped) == [0, 1]
+    assert sum(int(e["records"]) for e in stopped) >= len(records)
     want = expected_ids(expected, "identity")
     identity = await env.read(env.settings.identity_topic, len(want))
     assert set(event_ids(identity)) == want
@@ -88,9 +83,8 @@ async def test_sigterm_drains_every_process_and_exits_zero(
         assert code == 0, worker.log_text()[-3000:]
     finally:
         worker.stop()
-    events = log_lines(worker)
-    assert {e.get("process") for e in events if e["event"] == "worker stopped"} == {0, 1}
-    assert not [e for e in events if e["event"] == "worker process failed"]
+    assert {e.get("process") for e in worker.logged("worker stopped")} == {0, 1}
+    assert not worker.logged("worker process failed")
     # What the set did not finish is read by the next worker: nothing is lost.
     await drain(env.env(), tmp_path, "after")
     want = expected_ids(expected, "identity")
@@ -119,10 +113,9 @@ async def test_one_process_failing_stops_the_set(kafka: KafkaEnv, tmp_path: Path
     finally:
         worker.stop()
     assert code == 1, worker.log_text()[-3000:]
-    events = log_lines(worker)
-    failed = [e for e in events if e["event"] == "worker process failed"]
+    failed = worker.logged("worker process failed")
     assert [(e["process"], e["exit_code"]) for e in failed] == [(0, -signal.SIGKILL)]
-    assert [e.get("process") for e in events if e["event"] == "worker stopped"] == [1]
+    assert [e.get("process") for e in worker.logged("worker stopped")] == [1]
 
 
 async def test_children_stop_when_the_supervisor_is_killed(kafka: KafkaEnv, tmp_path: Path) -> None:
@@ -138,7 +131,6 @@ async def test_children_stop_when_the_supervisor_is_killed(kafka: KafkaEnv, tmp_
         for pid in pids:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
-    events = log_lines(worker)
-    assert {e.get("process") for e in events if e["event"] == "supervisor gone: stopping"} == {0, 1}
+    assert {e.get("process") for e in worker.logged("supervisor gone: stopping")} == {0, 1}
     # They drained and left the group properly, not just died.
-    assert {e.get("process") for e in events if e["event"] == "worker stopped"} == {0, 1}
+    assert {e.get("process") for e in worker.logged("worker stopped")} == {0, 1}

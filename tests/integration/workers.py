@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 class WorkerProcess:
@@ -26,6 +28,11 @@ class WorkerProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def logged(self, event: str) -> list[dict[str, Any]]:
+        """The JSON log lines of `event`, in order (BSUID_LOG_FORMAT=json)."""
+        lines = [json.loads(line) for line in self.log_text().splitlines() if line[:1] == "{"]
+        return [line for line in lines if line.get("event") == event]
 
     def wait_for_log(self, text: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
