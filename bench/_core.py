@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
-from processor.generate import GeneratedRecord
+from processor.devkit.generate import GeneratedRecord
 from processor.kafka.sink import partition_for
 
 

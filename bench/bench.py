@@ -4,7 +4,7 @@
                                     [--core-only] [--profile] [--memory-check]
                                     [--processes N]
 
-One run, one broker, one data set: `processor.generate.generate(N, seed)` (200k realistic
+One run, one broker, one data set: `processor.devkit.generate.generate(N, seed)` (200k realistic
 webhooks by default: Meta and Connectly, retries, ~2% malformed) is published once to a raw
 topic of `--partitions` partitions, then read by
 
@@ -50,7 +50,7 @@ crosses 100k and 1M: flat memory means a ratio near 1. `--repeat K` reports the 
 runs of (a), (b) and (c). `--profile` adds one worker run under pyinstrument (not counted in the
 table) and writes bench/results/worker-profile-*.{html,txt}.
 
-The broker is `processor.brokers.select.start_broker(prefer="tansu")`: the embedded Tansu
+The broker is `processor.devkit.brokers.select.start_broker(prefer="tansu")`: the embedded Tansu
 unless $KAFKA_BOOTSTRAP_SERVERS or $BROKER says otherwise. The table header names it. The last
 line of stdout is one JSON object with every number.
 """
@@ -77,12 +77,12 @@ from aiokafka.structs import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from processor.brokers.base import RunningBroker
-from processor.brokers.select import start_broker
 from processor.core.pipeline import Pipeline
-from processor.generate import GeneratedRecord, demo_registry_toml, generate
+from processor.devkit.brokers.base import RunningBroker
+from processor.devkit.brokers.select import start_broker
+from processor.devkit.generate import GeneratedRecord, demo_registry_toml, generate
+from processor.devkit.publish import publish
 from processor.kafka.admin import LARGE_RECORDS, TopicSpec, ensure_topics, topic_specs
-from processor.kafka.loader import publish
 from processor.log import configure_logging
 from processor.service import build_pipeline
 from processor.settings import ENV_VARS, load_registry, load_settings

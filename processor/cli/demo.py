@@ -9,7 +9,7 @@ import msgspec
 from rich.console import Console
 
 from processor.cli.options import settings_from
-from processor.demo import run_demo, start_demo_broker, summary_tables
+from processor.devkit.demo import run_demo, start_demo_broker, summary_tables
 
 
 @click.command()

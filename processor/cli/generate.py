@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from processor.cli.options import kafka_options, run_kafka, settings_from
-from processor.generate import demo_registry_toml, generate
-from processor.kafka.loader import publish
+from processor.devkit.generate import demo_registry_toml, generate
+from processor.devkit.publish import publish
 
 
 @click.command(name="generate")

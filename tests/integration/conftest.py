@@ -18,9 +18,9 @@ import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from processor.brokers.base import RunningBroker
-from processor.brokers.select import BrokerUnavailableError, start_broker
-from processor.generate import demo_registry_toml
+from processor.devkit.brokers.base import RunningBroker
+from processor.devkit.brokers.select import BrokerUnavailableError, start_broker
+from processor.devkit.generate import demo_registry_toml
 from processor.kafka.admin import TopicSpec, ensure_topics, topic_specs
 from processor.settings import load_settings
 from schemas.settings import Settings
@@ -176,7 +176,7 @@ async def kafka(broker: RunningBroker) -> KafkaEnv:
 
 @pytest.fixture
 def generated_env(kafka: KafkaEnv, tmp_path: Path) -> KafkaEnv:
-    """`kafka` with the registry of `processor.generate`'s traffic."""
+    """`kafka` with the registry of `processor.devkit.generate`'s traffic."""
     numbers = tmp_path / "numbers.toml"
     numbers.write_text(demo_registry_toml())
     return KafkaEnv(kafka.broker, msgspec.structs.replace(kafka.settings, numbers=str(numbers)))

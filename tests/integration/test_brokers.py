@@ -14,12 +14,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
 
-from processor.brokers.apache_kafka import (
+from processor.devkit.brokers.apache_kafka import (
     java_and_maven_available,
     start_apache_kafka,
 )
-from processor.brokers.base import RunningBroker
-from processor.brokers.tansu import start_tansu, tansu_available
+from processor.devkit.brokers.base import RunningBroker
+from processor.devkit.brokers.tansu import start_tansu, tansu_available
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

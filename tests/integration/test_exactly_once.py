@@ -13,8 +13,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from processor.brokers.tansu import start_tansu, tansu_available
-from processor.generate import demo_registry_toml, generate
+from processor.devkit.brokers.tansu import start_tansu, tansu_available
+from processor.devkit.generate import demo_registry_toml, generate
 from tests.integration.conftest import KafkaEnv
 from tests.integration.test_worker import Record, offline
 from tests.integration.workers import WorkerProcess, drain, terminate

@@ -29,13 +29,13 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from processor.brokers.apache_kafka import ApacheKafkaCluster
-from processor.brokers.select import BrokerUnavailableError, start_multi_broker_cluster
 from processor.core.pipeline import Pipeline
 from processor.core.records import Headers, InputRecord, OutputRecord
-from processor.generate import GeneratedRecord, demo_registry_toml, generate
+from processor.devkit.brokers.apache_kafka import ApacheKafkaCluster
+from processor.devkit.brokers.select import BrokerUnavailableError, start_multi_broker_cluster
+from processor.devkit.generate import GeneratedRecord, demo_registry_toml, generate
+from processor.devkit.publish import publish
 from processor.kafka.admin import TopicSpec, ensure_topics, topic_specs
-from processor.kafka.loader import publish
 from processor.settings import load_registry, load_settings
 from schemas.settings import Settings
 from tests.integration.conftest import KafkaEnv

@@ -19,8 +19,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from processor.devkit.publish import publish
 from processor.kafka.admin import TopicSpec, ensure_topics, links_topic_specs
-from processor.kafka.loader import publish
 from processor.links.lookup import lookup
 from processor.links.runner import LinksOptions, serve_links
 from processor.links.topics import LinkTopics

@@ -12,7 +12,7 @@ import pytest
 
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
-from processor.generate import generate
+from processor.devkit.generate import generate
 from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import load_registry
 from tests.integration.conftest import FIXTURES, KafkaEnv

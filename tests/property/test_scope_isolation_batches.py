@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
 from processor.core.registry import Registry
-from processor.generate import demo_registry_toml, generate
-from processor.generate_shapes import BUSINESSES
+from processor.devkit.generate import demo_registry_toml, generate
+from processor.devkit.generate_shapes import BUSINESSES
 from processor.settings import load_registry
 from schemas.registry import NumberEntry
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from processor.brokers.base import RunningBroker
-from processor.brokers.select import BrokerUnavailableError, start_broker
+from processor.devkit.brokers.base import RunningBroker
+from processor.devkit.brokers.select import BrokerUnavailableError, start_broker
 from tests.reliability.fuzz import FuzzReport
 from tests.reliability.harness import Figures
 

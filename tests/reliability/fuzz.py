@@ -38,7 +38,7 @@ from processor.core.signature import (
     sign_connectly,
     sign_meta,
 )
-from processor.generate import generate
+from processor.devkit.generate import generate
 from tests.property.checks import check_outcome, sample_registry, samples
 from tests.property.strategies import (
     FIELD_NAMES,

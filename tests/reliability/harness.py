@@ -31,10 +31,10 @@ from aiokafka.structs import TopicPartition
 from processor.core.pipeline import Pipeline
 from processor.core.records import Headers, InputRecord, OutputRecord
 from processor.core.signature import SigningSecrets
-from processor.generate import GeneratedRecord, demo_registry_toml
-from processor.generate_shapes import TEXTS
+from processor.devkit.generate import GeneratedRecord, demo_registry_toml
+from processor.devkit.generate_shapes import TEXTS
+from processor.devkit.publish import publish
 from processor.kafka.admin import TopicSpec, ensure_topics, topic_specs
-from processor.kafka.loader import publish
 from processor.settings import load_registry, load_settings
 from schemas.settings import Settings
 from tests.integration.workers import WorkerProcess

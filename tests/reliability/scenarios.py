@@ -28,13 +28,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from processor.brokers.apache_kafka import ApacheKafkaCluster, start_apache_kafka_cluster
-from processor.brokers.base import RunningBroker
-from processor.brokers.probe import probe_metadata, wait_for
-from processor.brokers.tansu import start_tansu
 from processor.core.decode import MAX_BODY_BYTES
 from processor.core.signature import META_HEADER, sign_meta
-from processor.generate import GeneratedRecord, generate
+from processor.devkit.brokers.apache_kafka import ApacheKafkaCluster, start_apache_kafka_cluster
+from processor.devkit.brokers.base import RunningBroker
+from processor.devkit.brokers.probe import probe_metadata, wait_for
+from processor.devkit.brokers.tansu import start_tansu
+from processor.devkit.generate import GeneratedRecord, generate
 from tests.integration.workers import WorkerProcess
 from tests.reliability.harness import (
     CONNECTLY_SECRET,

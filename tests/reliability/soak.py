@@ -26,9 +26,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from processor.brokers.apache_kafka import java_and_maven_available
-from processor.brokers.base import RunningBroker
-from processor.brokers.select import start_broker
+from processor.devkit.brokers.apache_kafka import java_and_maven_available
+from processor.devkit.brokers.base import RunningBroker
+from processor.devkit.brokers.select import start_broker
 from tests.reliability.fuzz import FuzzReport, run_fuzz
 from tests.reliability.harness import Figures
 from tests.reliability.scenarios import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from processor.brokers.base import RunningBroker
+from processor.devkit.brokers.base import RunningBroker
 from tests.reliability.harness import Figures
 from tests.reliability.scenarios import large_bodies, output_refused
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from processor.cli.classify import classify_stream
 from processor.cli.main import cli
 from processor.core.pipeline import Pipeline
-from processor.generate import generate
+from processor.devkit.generate import generate
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

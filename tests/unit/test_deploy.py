@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from processor.cli.main import cli
-from processor.generate import demo_registry_toml
+from processor.devkit.generate import demo_registry_toml
 from processor.http import HEALTH_PATH, METRICS_PATH, READY_PATH, ROUTES
 from processor.settings import CONFIG_ENV, ENV_VARS, load_registry, load_settings
 from schemas.settings import SECRET_FIELDS, Settings

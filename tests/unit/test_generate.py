@@ -1,4 +1,4 @@
-"""processor.generate: deterministic, realistic, and broken in the ways CONTRACT 7 names.
+"""processor.devkit.generate: deterministic, realistic, and broken in the ways CONTRACT 7 names.
 
 The generated stream is checked through the real pipeline with the registry the generator
 publishes, so "realistic" means "exercises every route, class, event type and reason code".
@@ -24,7 +24,7 @@ from processor.core.signature import (
     meta_signature_ok,
 )
 from processor.core.stats import PipelineStats
-from processor.generate import (
+from processor.devkit.generate import (
     DUPLICATE_RATIO,
     SOURCE_HEADER,
     GeneratedRecord,

@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 from typing import get_args
 
-from processor.brokers.apache_kafka import (
+from processor.devkit.brokers.apache_kafka import (
     ApacheKafkaCluster,
     java_and_maven_available,
     start_apache_kafka,
     start_apache_kafka_cluster,
 )
-from processor.brokers.base import APACHE_KAFKA_CAPABILITIES, Capability, RunningBroker
-from processor.brokers.tansu import start_tansu, tansu_available
+from processor.devkit.brokers.base import APACHE_KAFKA_CAPABILITIES, Capability, RunningBroker
+from processor.devkit.brokers.tansu import start_tansu, tansu_available
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from processor.brokers.apache_kafka import STOP_GRACE_S
-from processor.brokers.base import RunningBroker
-from processor.brokers.probe import free_port, probe_metadata, wait_for
+from processor.devkit.brokers.apache_kafka import STOP_GRACE_S
+from processor.devkit.brokers.base import RunningBroker
+from processor.devkit.brokers.probe import free_port, probe_metadata, wait_for
 
 log = logging.getLogger(__name__)
 

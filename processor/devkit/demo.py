@@ -14,13 +14,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from processor.brokers.base import RunningBroker
-from processor.brokers.select import start_broker
 from processor.core.stats import PipelineStats
-from processor.generate import demo_registry_toml, generate
+from processor.devkit.brokers.base import RunningBroker
+from processor.devkit.brokers.select import start_broker
+from processor.devkit.generate import demo_registry_toml, generate
+from processor.devkit.publish import publish
 from processor.kafka.admin import ensure_topics, topic_specs
 from processor.kafka.health import WorkerHealth
-from processor.kafka.loader import publish
 from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import load_registry
 from schemas.settings import Settings

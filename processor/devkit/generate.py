@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
 
-from processor import generate_shapes as shapes
 from processor.core.signature import (
     CONNECTLY_HEADER,
     META_HEADER,
@@ -28,7 +27,8 @@ from processor.core.signature import (
     sign_connectly,
     sign_meta,
 )
-from processor.generate_shapes import BOTH, BUSINESSES, HIDDEN, LEGACY, NUMBERS, TEXTS, Who
+from processor.devkit import generate_shapes as shapes
+from processor.devkit.generate_shapes import BOTH, BUSINESSES, HIDDEN, LEGACY, NUMBERS, TEXTS, Who
 
 SOURCE_HEADER: Final = "webhook-source"
 #: Sources of an `Out`: labelled Meta / Connectly; Meta-signed but unlabelled; nothing at all.
@@ -112,7 +112,7 @@ def generate(
 def demo_registry_toml() -> str:
     """The number registry the generated traffic is meant for (CONTRACT 4 and 7)."""
     lines = [
-        "# Number registry of the generated traffic (processor.generate): two portfolios, each",
+        "# Number registry of the generated traffic (`generate`): two portfolios, each",
         "# with a BSUID-enabled and a not-enabled number. Traffic also goes to +15551230009",
         "# (phone_number_id 200000000000009), which is deliberately NOT registered.",
     ]

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from processor.brokers.base import APACHE_KAFKA_CAPABILITIES, Capability, RunningBroker
-from processor.brokers.probe import (
+from processor.devkit.brokers.base import APACHE_KAFKA_CAPABILITIES, Capability, RunningBroker
+from processor.devkit.brokers.probe import (
     ClusterMetadata,
     free_port,
     probe_metadata,
@@ -72,7 +72,7 @@ def ensure_kafka_jars(version: str = KAFKA_VERSION) -> Path:
     cache = kafka_cache_dir(version)
     cache.mkdir(parents=True, exist_ok=True)
     lib, marker = cache / "lib", cache / "COMPLETE"
-    pom_xml = resources.files("processor.brokers").joinpath("kafka_pom.xml").read_bytes()
+    pom_xml = resources.files("processor.devkit.brokers").joinpath("kafka_pom.xml").read_bytes()
     digest = f"{version} {hashlib.sha256(pom_xml).hexdigest()}"  # an edited pom fetches anew
     # A lock, because parallel test processes may all want the jars on a fresh machine.
     with (cache / ".lock").open("w") as lock:

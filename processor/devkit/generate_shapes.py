@@ -1,4 +1,4 @@
-"""The customer pool and the webhook body templates behind `processor.generate`.
+"""The customer pool and the webhook body templates behind `processor.devkit.generate`.
 
 Bodies are `%`-formatted from bytes templates and per-customer fragments cached on first use:
 encoding a nested dict per record would cost more than the generator's whole per-record budget.
