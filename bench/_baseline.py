@@ -31,7 +31,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-COMMIT_INTERVAL_S = 0.2  # processor.kafka.checkpoint.COMMIT_INTERVAL_S
+COMMIT_INTERVAL_S = 0.2  # processor.runtime.checkpoint.COMMIT_INTERVAL_S
 MAX_BATCH_RECORDS = 5000  # the worker's default max_batch_records
 MAX_INFLIGHT_RECORDS = 50_000  # the worker's default max_inflight_records
 

@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from processor.core.partitioner import partition_for
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
 from processor.devkit.generate import GeneratedRecord
-from processor.kafka.sink import partition_for
 
 
 @dataclass

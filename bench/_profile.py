@@ -17,7 +17,8 @@ from pyinstrument.session import Session
 _IDLE_FILES = ("selectors.py",)
 _AREAS = (
     ("processor/core/", "processor.core (pure pipeline)"),
-    ("processor/kafka/", "processor.kafka (worker edges)"),
+    ("processor/runtime/", "processor.runtime (stage loop, deliveries)"),
+    ("processor/stages/", "processor.stages (handlers)"),
     ("schemas/", "schemas (msgspec Structs)"),
     ("/aiokafka/", "aiokafka"),
     ("/structlog/", "structlog"),

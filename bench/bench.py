@@ -41,7 +41,7 @@ What the numbers count:
   `*_records_per_s` in the JSON is the same number, under the name other tools read.
 - out/s = output records produced per second. Baseline: one per input. Processor: identity
   events (identity + dropped topics; `processor_identity_events_per_s`), dead letters in
-  `processor_outputs_per_s`. They come from the worker's final "worker stopped" log line and are
+  `processor_outputs_per_s`. They come from the worker's final "stage stopped" log line and are
   spread over the window at the input rate.
 - core: records (and identity events) per CPU second in this process, i.e. per core.
 
@@ -82,10 +82,10 @@ from processor.devkit.brokers.base import RunningBroker
 from processor.devkit.brokers.select import start_broker
 from processor.devkit.generate import GeneratedRecord, demo_registry_toml, generate
 from processor.devkit.publish import publish
-from processor.kafka.admin import LARGE_RECORDS, TopicSpec, ensure_topics, topic_specs
-from processor.log import configure_logging
-from processor.service import build_pipeline
+from processor.ops.log import configure_logging
+from processor.runtime.topics import LARGE_RECORDS, TopicSpec, ensure_topics, topic_specs
 from processor.settings import ENV_VARS, load_registry, load_settings
+from processor.wiring import build_pipeline
 from schemas.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the _*.py helpers next to us
@@ -301,7 +301,7 @@ def _stopped_lines(log_path: Path) -> list[dict[str, Any]]:
     return [
         msgspec.json.decode(line)
         for line in log_path.read_bytes().splitlines()
-        if b'"worker stopped"' in line
+        if b'"stage stopped"' in line
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -10,15 +11,16 @@ import msgspec
 from processor.cli.options import (
     CREATE_TOPICS,
     EXIT_WHEN_DRAINED,
+    GUARANTEE,
+    HTTP_PORT,
+    PROCESSES,
     SHUTDOWN_TIMEOUT,
+    given_flags,
     kafka_options,
     run_kafka,
     settings_from,
 )
-from processor.kafka.admin import ensure_topics, links_topic_specs
-from processor.links.lookup import lookup as lookup_keys
-from processor.links.runner import LinksOptions, serve_links
-from processor.links.topics import LinksError
+from processor.cli.run import CHILD_SET
 
 _LINK_FLAGS = [
     click.option(
@@ -47,23 +49,29 @@ def links() -> None:
 
 @links.command("run")
 @_link_options
+@GUARANTEE
 @CREATE_TOPICS
+@HTTP_PORT
+@PROCESSES
 @SHUTDOWN_TIMEOUT
 @EXIT_WHEN_DRAINED
-def run(exit_when_drained: bool, **flags: Any) -> None:
+@click.pass_context
+def run(ctx: click.Context, /, exit_when_drained: bool, **flags: Any) -> None:
     """Keep the current link between phone and BSUID per scope, read from the identity topic.
 
     Publishes one record per `<scope>/<bsuid>` and `<scope>/<phone>` key on the compacted
     links topic (a tombstone when a key's link is superseded) and announces BSUID rotations
-    seen by phone continuity as identity_change events. On SIGTERM or SIGINT: drain, commit,
-    exit 0.
+    seen by phone continuity as identity_change events. Serves /healthz, /readyz and /metrics
+    like `run`. On SIGTERM or SIGINT: drain, commit, exit 0.
     """
+    from processor import wiring  # noqa: PLC0415 (loads aiokafka: not for --help)
+
     settings = settings_from(flags)
-    options = LinksOptions(stop_when_drained=exit_when_drained)
-    try:
-        run_kafka(serve_links(settings, options), settings)
-    except LinksError as exc:
-        raise click.ClickException(str(exc)) from None
+    if settings.processes > 1:
+        own = given_flags(ctx, CHILD_SET)
+        sys.exit(run_kafka(wiring.supervise_stage(settings, ("links", "run"), own), settings))
+    options = wiring.StageOptions(stop_when_drained=exit_when_drained)
+    run_kafka(wiring.serve_links(settings, options), settings)
 
 
 @links.command("topics")
@@ -75,7 +83,12 @@ def run(exit_when_drained: bool, **flags: Any) -> None:
     "--replication-factor", type=int, help="-1: min(3, brokers) [env BSUID_REPLICATION_FACTOR]"
 )
 def topics(**flags: Any) -> None:
-    """Create the missing links topics (links, repartition, changelog)."""
+    """Create the missing links topics (links, repartition, changelog).
+
+    `bsuid-processor topics ensure` creates these and every other topic of the processor.
+    """
+    from processor.runtime.topics import ensure_topics, links_topic_specs  # noqa: PLC0415
+
     settings = settings_from(flags)
     created = run_kafka(ensure_topics(settings, links_topic_specs(settings)), settings)
     click.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
@@ -90,6 +103,8 @@ def lookup(keys: tuple[str, ...], **flags: Any) -> None:
     One JSON line per key: {"key": ..., "link": {...}}, with "link": null when the key has
     no current link (never seen, or superseded).
     """
+    from processor.links.lookup import lookup as lookup_keys  # noqa: PLC0415
+
     settings = settings_from(flags)
     found = run_kafka(lookup_keys(settings, list(keys)), settings)
     for key in keys:

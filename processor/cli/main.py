@@ -1,21 +1,30 @@
-"""`bsuid-processor`: parse, configure logging once, run a subcommand, return an exit code."""
+"""`bsuid-processor`: parse, configure logging once, run a subcommand, return an exit code.
+
+Subcommands are imported when they run (click's lazy-loading pattern): `classify`, which never
+touches Kafka, loads neither aiokafka nor the traffic generator.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
 
-from processor.cli.classify import classify
-from processor.cli.config import config
-from processor.cli.demo import demo
-from processor.cli.generate import generate_command
-from processor.cli.links import links
-from processor.cli.numbers import numbers
-from processor.cli.replay import replay_command
-from processor.cli.run import run
-from processor.cli.topics import topics
 from processor.settings import ENV_VARS
+
+#: command name -> "module:attribute" of its click command, in `--help` order.
+COMMANDS = {
+    "classify": "processor.cli.classify:classify",
+    "run": "processor.cli.run:run",
+    "replay": "processor.cli.replay:replay_command",
+    "links": "processor.cli.links:links",
+    "topics": "processor.cli.topics:topics",
+    "numbers": "processor.cli.numbers:numbers",
+    "config": "processor.cli.config:config",
+    "demo": "processor.cli.demo:demo",
+    "generate": "processor.cli.generate:generate_command",
+}
 
 
 class _FlagError(click.ClickException):
@@ -23,8 +32,19 @@ class _FlagError(click.ClickException):
 
 
 class _Cli(click.Group):
-    """Reports a wrong flag value the way the settings loader reports a wrong setting: one
-    line naming it (click would print its usage block around the message)."""
+    """Loads each subcommand on demand, and reports a wrong flag value the way the settings
+    loader reports a wrong setting: one line naming it (click would print its usage block)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -43,12 +63,6 @@ class _Cli(click.Group):
 @click.version_option(package_name="bsuid-processor")
 def cli() -> None:
     """WhatsApp customer-identity stream processor (phone, BSUID, per-number gate)."""
-
-
-for command in (generate_command, classify, run, topics, demo, config, numbers):
-    cli.add_command(command)
-cli.add_command(replay_command, name="replay")
-cli.add_command(links)
 
 
 def main() -> None:

@@ -10,37 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from processor.cli.options import kafka_options, parse_time, run_kafka, settings_from
-from processor.core.control import next_change, parse_change
 from processor.core.phone import normalize_phone
-from processor.core.records import ItemError
-from processor.kafka.sink import make_producer
-from processor.kafka.topic_reader import read_topic
 from processor.settings import SettingsError, load_registry
-from schemas.control import EnablementChange, EnablementState
-from schemas.settings import Settings
-
-
-async def _latest_changes(settings: Settings) -> dict[str, EnablementChange]:
-    latest: dict[str, EnablementChange] = {}
-    for message in await read_topic(settings, settings.control_topic):
-        if message.value is None:
-            continue
-        change = parse_change(message.key, message.value)
-        if not isinstance(change, ItemError):
-            latest[change.number] = change
-    return latest
-
-
-async def _publish(settings: Settings, state: EnablementState) -> None:
-    previous = (await _latest_changes(settings)).get(state.number)
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            settings.control_topic, next_change(previous, state), key=state.number.encode()
-        )
-    finally:
-        await producer.stop()
+from processor.stages.control import latest_changes, publish_change
+from schemas.control import EnablementState
 
 
 @click.group()
@@ -79,7 +52,7 @@ def set_number(
         bsuid_enabled=enabled,
         effective_at=when,
     )
-    run_kafka(_publish(settings, state), settings)
+    run_kafka(publish_change(settings, state), settings)
     click.echo(f"{phone.e164}: bsuid_enabled={enabled} scope={scope} from {when.isoformat()}")
 
 
@@ -111,7 +84,7 @@ def list_numbers(**flags: Any) -> None:
             "always",
             "file",
         )
-    for change in run_kafka(_latest_changes(settings), settings).values():
+    for change in run_kafka(latest_changes(settings), settings).values():
         for entry in (*change.history, change):
             table.add_row(
                 entry.number,

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
 
 import click
-from aiokafka.errors import KafkaConnectionError
 
-from processor.kafka.control import ControlTopicMissingError
-from processor.kafka.worker import WorkerError
-from processor.log import configure_logging
+from processor.ops.log import configure_logging
 from processor.settings import ENV_VARS, SettingsError, load_settings
 from schemas.settings import Settings
 
@@ -49,7 +45,12 @@ CREATE_TOPICS = click.option(
     help=f"Create missing topics first [env {ENV_VARS['create_topics']}]",
 )
 PROCESSES = _flag(
-    "processes", "Worker processes of the group on this machine (one per core helps)", type=int
+    "processes", "Processes of the group on this machine (one per core helps)", type=int
+)
+HTTP_PORT = click.option(
+    "--http-port",
+    type=int,
+    help="Port of /metrics, /healthz, /readyz; 0 turns it off [env BSUID_HTTP_PORT]",
 )
 SHUTDOWN_TIMEOUT = _flag("shutdown_timeout_s", "Longest drain on SIGTERM", type=float)
 EXIT_WHEN_DRAINED = click.option(
@@ -120,11 +121,9 @@ def given_flags(ctx: click.Context, leave_out: frozenset[str]) -> list[str]:
 
 def run_kafka(job: Coroutine[Any, Any, T], settings: Settings) -> T:
     """Run a Kafka job; the failures an operator can fix end the process with one line."""
+    from processor.wiring import JobError, run_job  # noqa: PLC0415 (only Kafka commands load it)
+
     try:
-        return asyncio.run(job)
-    except (WorkerError, ControlTopicMissingError) as exc:
+        return run_job(job, settings)
+    except JobError as exc:
         raise click.ClickException(str(exc)) from None
-    except KafkaConnectionError as exc:
-        raise click.ClickException(
-            f"setting bootstrap_servers: cannot reach Kafka at {settings.bootstrap_servers} ({exc})"
-        ) from None

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import click
+import structlog
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from processor.cli.options import GUARANTEE, kafka_options, parse_time, run_kafka, settings_from
-from processor.kafka.bounds import Start
-from processor.replay import ReplayPlan, progress_printer, replay
-from processor.service import build_pipeline
+from processor.runtime.bounds import Start
 from processor.settings import SettingsError, load_registry
 
 
@@ -50,6 +53,9 @@ def replay_command(
     Deterministic: two replays of the same range give the same events (same eventIds, same
     gate decisions, gated with the enablement in force at each event's own time).
     """
+    from processor import wiring  # noqa: PLC0415 (loads aiokafka: not for --help)
+    from processor.stages.replay import ReplayPlan  # noqa: PLC0415
+
     settings = settings_from(flags)
     plan = ReplayPlan(
         start=parse_start(start),
@@ -58,12 +64,12 @@ def replay_command(
         group=group,
     )
     try:
-        pipeline = build_pipeline(settings, load_registry(settings.numbers))
+        pipeline = wiring.build_pipeline(settings, load_registry(settings.numbers))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     update, close = progress_printer()
     try:
-        result = run_kafka(replay(settings, pipeline, plan, update), settings)
+        result = run_kafka(wiring.run_replay(settings, pipeline, plan, update), settings)
     finally:
         close()
     stats = result.stats
@@ -85,3 +91,34 @@ def replay_command(
     table.add_row("elapsed", f"{result.seconds:.2f} s")
     table.add_row("rate", f"{stats.records / max(result.seconds, 1e-3):,.0f} records/s")
     Console().print(table)
+
+
+def progress_printer() -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A rich progress bar on a terminal; a log line every 5 s otherwise."""
+    if sys.stderr.isatty():
+        bar = Progress(
+            TextColumn("replay"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        task = bar.add_task("replay", total=None, rate="")
+        bar.start()
+        started = time.monotonic()
+
+        def update(read: int, total: int) -> None:
+            rate = read / max(time.monotonic() - started, 1e-3)
+            bar.update(task, completed=read, total=total, rate=f"{rate:,.0f} rec/s")
+
+        return update, bar.stop
+    last = [0.0]
+
+    def log_line(read: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 5.0 or read == total:
+            last[0] = now
+            structlog.get_logger("processor.replay").info("replay progress", read=read, total=total)
+
+    return log_line, lambda: None

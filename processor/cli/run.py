@@ -1,4 +1,4 @@
-"""`bsuid-processor run`: the streaming worker, until SIGTERM/SIGINT."""
+"""`bsuid-processor run`: the identity stage (the streaming worker), until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from processor.cli.options import (
     CREATE_TOPICS,
     EXIT_WHEN_DRAINED,
     GUARANTEE,
+    HTTP_PORT,
     PROCESSES,
     SHUTDOWN_TIMEOUT,
     given_flags,
@@ -18,20 +19,17 @@ from processor.cli.options import (
     run_kafka,
     settings_from,
 )
-from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import SettingsError, load_registry
-from processor.supervisor import supervise
+
+#: Flags the parent of `--processes N` sets itself for each child.
+CHILD_SET = frozenset({"processes", "http_port", "create_topics"})
 
 
 @click.command()
 @kafka_options
 @GUARANTEE
 @CREATE_TOPICS
-@click.option(
-    "--http-port",
-    type=int,
-    help="Port of /metrics, /healthz, /readyz; 0 turns it off [env BSUID_HTTP_PORT]",
-)
+@HTTP_PORT
 @PROCESSES
 @SHUTDOWN_TIMEOUT
 @EXIT_WHEN_DRAINED
@@ -46,13 +44,18 @@ def run(ctx: click.Context, /, exit_when_drained: bool, **flags: Any) -> None:
     With --processes N, N such workers join the group from this machine; signals go to all
     of them, and one failing stops the others.
     """
+    from processor import wiring  # noqa: PLC0415 (loads aiokafka: not for --help)
+
     settings = settings_from(flags)
     try:
         registry = load_registry(settings.numbers)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     if settings.processes > 1:
-        own = given_flags(ctx, frozenset({"processes", "http_port", "create_topics"}))
-        sys.exit(run_kafka(supervise(settings, own), settings))
-    options = ServiceOptions(stop_when_drained=exit_when_drained)
-    run_kafka(serve(settings, build_pipeline(settings, registry), options), settings)
+        own = given_flags(ctx, CHILD_SET)
+        sys.exit(run_kafka(wiring.supervise_stage(settings, ("run",), own), settings))
+    options = wiring.StageOptions(stop_when_drained=exit_when_drained)
+    run_kafka(
+        wiring.serve_identity(settings, wiring.build_pipeline(settings, registry), options),
+        settings,
+    )

@@ -19,10 +19,10 @@ from processor.devkit.brokers.base import RunningBroker
 from processor.devkit.brokers.select import start_broker
 from processor.devkit.generate import demo_registry_toml, generate
 from processor.devkit.publish import publish
-from processor.kafka.admin import ensure_topics, topic_specs
-from processor.kafka.health import WorkerHealth
-from processor.service import ServiceOptions, build_pipeline, serve
+from processor.ops.health import StageHealth
+from processor.runtime.topics import ensure_topics, topic_specs
 from processor.settings import load_registry
+from processor.wiring import StageOptions, build_pipeline, serve_identity
 from schemas.settings import Settings
 
 
@@ -44,12 +44,12 @@ async def run_demo(settings: Settings, records: int, console: Console) -> DemoRe
         raw = ((r.key, r.value, r.headers) for r in generate(records))
         await publish(settings, settings.raw_topic, raw)
     pipeline = build_pipeline(settings, registry)
-    health = WorkerHealth()
+    health = StageHealth()
     with console.status("worker running until the raw topic is drained"):
-        await serve(
+        await serve_identity(
             settings,
             pipeline,
-            ServiceOptions(stop_when_drained=True, install_signal_handlers=False, health=health),
+            StageOptions(stop_when_drained=True, install_signal_handlers=False, health=health),
         )
     seconds = max(health.last_batch_at - health.first_batch_at, 1e-3)
     return DemoResult(settings.bootstrap_servers, records, seconds, pipeline.stats)

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from processor.core.records import Headers, OutputRecord
-from processor.kafka.sink import OutputSink, make_producer
+from processor.core.records import Headers
+from processor.runtime.clients import make_producer
+from processor.runtime.sink import Record, Sink
 from schemas.settings import Settings
 
 
@@ -25,18 +26,17 @@ async def publish(
     await producer.start()
     sent = 0
     try:
-        # The sink routes by output route; here everything takes one route to `topic`.
-        sink = OutputSink(producer, {"identity": topic})
-        await sink.refresh_partitions()
+        sink = Sink(producer)
+        await sink.learn([topic])
         futures: list[asyncio.Future[Any]] = []
         for key, value, headers in records:
-            sink.add(OutputRecord("identity", key, value, headers))
+            sink.add(topic, Record(key, value, headers))
             sent += 1
             if sent % chunk == 0:
-                futures += await sink.flush()
+                futures += [sent.future for sent in await sink.flush()]
                 if on_progress:
                     on_progress(sent)
-        futures += await sink.flush()
+        futures += [sent.future for sent in await sink.flush()]
         await asyncio.gather(*futures)
         if on_progress:
             on_progress(sent)

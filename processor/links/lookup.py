@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from aiokafka.structs import TopicPartition
 
-from processor.kafka.sink import partition_for
-from processor.kafka.source import make_consumer
-from processor.kafka.topic_reader import assign_all, records_to_end
+from processor.core.partitioner import partition_for
+from processor.runtime.clients import make_consumer
+from processor.runtime.reader import assign_all, records_to_end
 from schemas.links import LINK_DECODER, Link
 from schemas.settings import Settings
 

@@ -23,8 +23,8 @@ from typing import Final, Literal
 
 import msgspec
 
+from processor.core.partitioner import partition_for
 from processor.core.records import Headers
-from processor.kafka.sink import partition_for
 from processor.links.observe import Observation, observe
 from processor.links.rotation import DERIVED_HEADER, rotation_event
 from processor.links.state import LinkState

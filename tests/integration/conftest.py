@@ -1,7 +1,11 @@
-"""A real broker for the integration suite, picked as docs/brokers.md says, and factories over it.
+"""Real brokers for the integration suite, and factories over them.
 
-One broker serves the whole session. A test that needs a capability the broker lacks declares
-it with `@pytest.mark.requires("compaction")` and is skipped there with the reason printed.
+Every test that takes the `broker` fixture (or `kafka`, built on it) runs on each broker of
+the session: the reference broker picked as docs/brokers.md says (testcontainers, else a local
+Apache Kafka) AND the embedded Tansu, the first broker every user meets. Each starts once.
+`KAFKA_BOOTSTRAP_SERVERS` (a cluster you run) or `BROKER=kafka|tansu|testcontainers` narrows
+the session to that one broker. A test that needs a capability a broker lacks declares it with
+`@pytest.mark.requires("compaction")` and is skipped there with the reason printed.
 """
 
 from __future__ import annotations
@@ -18,10 +22,17 @@ import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from processor.devkit.brokers.apache_kafka import java_and_maven_available
 from processor.devkit.brokers.base import RunningBroker
-from processor.devkit.brokers.select import BrokerUnavailableError, start_broker
+from processor.devkit.brokers.select import (
+    BrokerUnavailableError,
+    docker_available,
+    start_broker,
+    start_kind,
+)
+from processor.devkit.brokers.tansu import tansu_available
 from processor.devkit.generate import demo_registry_toml
-from processor.kafka.admin import TopicSpec, ensure_topics, topic_specs
+from processor.runtime.topics import TopicSpec, ensure_topics, topic_specs
 from processor.settings import load_settings
 from schemas.settings import Settings
 
@@ -29,9 +40,25 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 _RUNNING: list[RunningBroker] = []
 
 
+def session_brokers() -> list[str]:
+    """The brokers this session runs the integration suite on (`BROKER` values)."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip():
+        return ["external"]
+    forced = os.environ.get("BROKER", "").strip().lower()
+    if forced:
+        return [forced]
+    kinds = []
+    if docker_available():
+        kinds.append("testcontainers")
+    elif java_and_maven_available():
+        kinds.append("kafka")
+    if tansu_available():
+        kinds.append("tansu")
+    return kinds or ["tansu"]  # fails with the reason when the fixture starts it
+
+
 def pytest_report_header(config: pytest.Config) -> str:
-    forced = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("BROKER")
-    return f"integration broker: {forced or 'auto (testcontainers > local Apache Kafka > Tansu)'}"
+    return f"integration brokers: {', '.join(session_brokers())} (each test runs on each)"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -39,21 +66,39 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"integration tests ran on: {broker.describe()}")
 
 
-@pytest.fixture(scope="session")
-def broker() -> Iterator[RunningBroker]:
-    try:
-        running = start_broker()
-    except BrokerUnavailableError as exc:
-        pytest.fail(f"no broker can run here: {exc}")
-    _RUNNING.append(running)
-    yield running
-    running.stop()
+_STARTED: dict[str, RunningBroker] = {}
+
+
+def session_broker(kind: str) -> RunningBroker:
+    """The session's broker of `kind`, started on first use and stopped at the session's end
+    (`test_brokers.py` reuses the session's Apache Kafka through this)."""
+    if kind not in _STARTED:
+        try:
+            running = start_broker() if kind == "external" else start_kind(kind)
+        except BrokerUnavailableError as exc:
+            pytest.fail(f"no {kind} broker can run here: {exc}")
+        _STARTED[kind] = running
+        _RUNNING.append(running)
+    return _STARTED[kind]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_brokers() -> Iterator[None]:
+    yield
+    for running in _STARTED.values():
+        running.stop()
+    _STARTED.clear()
+
+
+@pytest.fixture(scope="session", params=session_brokers())
+def broker(request: pytest.FixtureRequest) -> RunningBroker:
+    return session_broker(request.param)
 
 
 @pytest.fixture(autouse=True)
 def _capabilities(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("requires")
-    if marker is None:
+    if marker is None or "broker" not in request.fixturenames:
         return
     running: RunningBroker = request.getfixturevalue("broker")
     missing = [name for name in marker.args if not running.has(name)]

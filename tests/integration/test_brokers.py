@@ -20,6 +20,7 @@ from processor.devkit.brokers.apache_kafka import (
 )
 from processor.devkit.brokers.base import RunningBroker
 from processor.devkit.brokers.tansu import start_tansu, tansu_available
+from tests.integration.conftest import session_broker, session_brokers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -27,15 +28,15 @@ NO_JAVA = "Apache Kafka needs java 17+ and mvn on PATH (not found)"
 
 
 @pytest.fixture(scope="module")
-def kafka(broker: RunningBroker) -> Iterator[RunningBroker]:
-    """The session's broker when it is our local Apache Kafka, else one of its own.
+def kafka() -> Iterator[RunningBroker]:
+    """The session's local Apache Kafka when the session has one, else one of its own.
 
     (The 3-node cluster is exercised by test_failover.py.)"""
-    if broker.kind == "apache-kafka":
-        yield broker
-        return
     if not java_and_maven_available():
         pytest.skip(NO_JAVA)
+    if "kafka" in session_brokers():
+        yield session_broker("kafka")
+        return
     own = start_apache_kafka()
     yield own
     own.stop()

@@ -35,7 +35,7 @@ from processor.devkit.brokers.apache_kafka import ApacheKafkaCluster
 from processor.devkit.brokers.select import BrokerUnavailableError, start_multi_broker_cluster
 from processor.devkit.generate import GeneratedRecord, demo_registry_toml, generate
 from processor.devkit.publish import publish
-from processor.kafka.admin import TopicSpec, ensure_topics, topic_specs
+from processor.runtime.topics import TopicSpec, ensure_topics, topic_specs
 from processor.settings import load_registry, load_settings
 from schemas.settings import Settings
 from tests.integration.conftest import KafkaEnv

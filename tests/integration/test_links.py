@@ -20,11 +20,11 @@ import msgspec
 import pytest
 
 from processor.devkit.publish import publish
-from processor.kafka.admin import TopicSpec, ensure_topics, links_topic_specs
 from processor.links.lookup import lookup
-from processor.links.runner import LinksOptions, serve_links
-from processor.links.topics import LinkTopics
 from processor.links.topology import LinksTopology
+from processor.runtime.topics import TopicSpec, ensure_topics, links_topic_specs
+from processor.stages.links import LinksHandler
+from processor.wiring import StageOptions, serve_links
 from schemas.identity import IdentityEvent
 from schemas.links import LINK_DECODER
 from tests.integration.conftest import KafkaEnv
@@ -154,7 +154,7 @@ async def test_links_end_to_end(links_env: KafkaEnv) -> None:
             at=T0 + 30,
         ),
     ]
-    options = LinksOptions(stop_when_drained=True, install_signal_handlers=False)
+    options = StageOptions(stop_when_drained=True, install_signal_handlers=False)
     # In two rounds: the rotation A1 -> B1 is seen before Meta says B1 -> C1 (seen after it,
     # B1 would never have been linked, and there would be no rotation to announce).
     await produce(env, events[:4])
@@ -162,8 +162,8 @@ async def test_links_end_to_end(links_env: KafkaEnv) -> None:
     await produce(env, events[4:])
     stage = await asyncio.wait_for(serve_links(env.settings, options), 60)
 
-    topics = LinkTopics.of(env.settings)
-    messages = await env.read(topics.links, 6)
+    changelog = f"{env.settings.links_group_id}-changelog"
+    messages = await env.read(env.settings.links_topic, 6)
     assert (
         table(messages)
         == oracle(events)
@@ -186,7 +186,7 @@ async def test_links_end_to_end(links_env: KafkaEnv) -> None:
     assert [(e.identity.previous_bsuid, e.identity.bsuid) for e in announced] == [
         ("US.A1", "US.B1")
     ]
-    assert await env.read(topics.changelog, 1)
+    assert await env.read(changelog, 1)
     # What `links lookup` (and any consumer of the compacted topic) resolves.
     found = await lookup(env.settings, ["acme/US.C1", f"acme/{new_phone}", "acme/US.B1"])
     assert found["acme/US.C1"] is not None
@@ -194,9 +194,11 @@ async def test_links_end_to_end(links_env: KafkaEnv) -> None:
     assert found[f"acme/{new_phone}"] == found["acme/US.C1"]
     assert found["acme/US.B1"] is None  # superseded: a tombstone
     # The second run read the first one's state back and went on from its commits.
-    assert stage.topology.stats.routed == 1  # only the identity_change was left to read
-    assert stage.topology.stats.processed == 3  # its copies, one per repartition partition
-    assert stage.commits >= 1
+    handler = stage.handler
+    assert isinstance(handler, LinksHandler)
+    assert handler.topology.stats.routed == 1  # only the identity_change was left to read
+    assert handler.topology.stats.processed == 3  # its copies, one per repartition partition
+    assert stage.health.commits >= 1
 
 
 async def test_sigkill_then_restore_ends_with_the_same_links(
@@ -211,7 +213,7 @@ async def test_sigkill_then_restore_ends_with_the_same_links(
 
     first = LinksProcess(small, tmp_path, "first")
     try:
-        changelog = LinkTopics.of(env.settings).changelog
+        changelog = f"{env.settings.links_group_id}-changelog"
         written = await env.read(changelog, 2000, timeout_s=60)
         assert len(written) >= 2000, first.log_text()[-3000:]
         first.kill()
@@ -219,10 +221,10 @@ async def test_sigkill_then_restore_ends_with_the_same_links(
         first.stop()
     second = LinksProcess(small, tmp_path, "second", "--exit-when-drained")
     assert await asyncio.to_thread(second.wait, 90) == 0, second.log_text()[-3000:]
-    assert await converged(env, want, timeout_s=10) == want
+    assert await converged(env, want) == want
     # The second worker did start from the first one's state and commits, not from scratch.
     [restored] = second.logged("link state restored")
-    [stopped] = second.logged("links stopped")
+    [stopped] = second.logged("stage stopped")
     assert restored["records"] > 0
     copies = LinksTopology(3)
     assert stopped["routed"] < len(events)

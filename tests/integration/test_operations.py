@@ -18,10 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord
 from processor.core.stats import PipelineStats
-from processor.kafka.worker import Worker
-from processor.metrics import DECISIONS
-from processor.service import ServiceOptions, build_pipeline, serve
+from processor.ops.metrics import DECISIONS
+from processor.runtime.stage import Stage
 from processor.settings import load_registry
+from processor.wiring import StageOptions, build_pipeline, serve_identity
 from tests.integration.conftest import FIXTURES, KafkaEnv
 from tests.integration.workers import WorkerProcess
 
@@ -86,16 +86,16 @@ async def test_probes_and_metrics_of_a_live_worker(kafka: KafkaEnv) -> None:
     pipeline = build_pipeline(settings, load_registry(settings.numbers))
     http = aiohttp.ClientSession()
     before_start: dict[str, Any] = {}
-    started: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
+    started: asyncio.Future[Stage] = asyncio.get_running_loop().create_future()
 
-    async def on_started(worker: Worker) -> None:
+    async def on_started(worker: Stage) -> None:
         # The endpoint listens; the worker has not joined its group yet.
         before_start["ready"] = await get(http, base + "/readyz")
         before_start["health"] = await get(http, base + "/healthz")
         started.set_result(worker)
 
-    options = ServiceOptions(install_signal_handlers=False, on_started=on_started)
-    task = asyncio.create_task(serve(settings, pipeline, options))
+    options = StageOptions(install_signal_handlers=False, on_started=on_started)
+    task = asyncio.create_task(serve_identity(settings, pipeline, options))
     try:
         worker = await asyncio.wait_for(started, 60)
         status, body = before_start["ready"]
@@ -170,7 +170,7 @@ def assert_counts_match(samples: Samples, expected: PipelineStats, records: int)
     assert samples[("bsuid_processor_ready", frozenset())] == 1
 
 
-async def stop(task: asyncio.Task[Worker], started: asyncio.Future[Worker]) -> None:
+async def stop(task: asyncio.Task[Stage], started: asyncio.Future[Stage]) -> None:
     if started.done() and not started.cancelled():
         started.result().request_stop()
         await asyncio.wait_for(task, 60)
@@ -197,6 +197,6 @@ async def test_a_worker_never_logs_its_secrets(kafka: KafkaEnv, tmp_path: Path) 
     finally:
         worker.stop()
     logs = worker.log_text()
-    assert '"event":"worker stopped"' in logs
+    assert '"event":"stage stopped"' in logs
     for secret in SECRETS.values():
         assert secret not in logs

@@ -58,7 +58,7 @@ async def test_two_processes_route_everything_as_offline(
         assert code == 0, worker.log_text()[-3000:]
     finally:
         worker.stop()
-    stopped = worker.logged("worker stopped")
+    stopped = worker.logged("stage stopped")
     assert sorted(e["process"] for e in stopped) == [0, 1]
     assert sum(int(e["records"]) for e in stopped) >= len(records)
     want = expected_ids(expected, "identity")
@@ -83,7 +83,7 @@ async def test_sigterm_drains_every_process_and_exits_zero(
         assert code == 0, worker.log_text()[-3000:]
     finally:
         worker.stop()
-    assert {e.get("process") for e in worker.logged("worker stopped")} == {0, 1}
+    assert {e.get("process") for e in worker.logged("stage stopped")} == {0, 1}
     assert not worker.logged("worker process failed")
     # What the set did not finish is read by the next worker: nothing is lost.
     await drain(env.env(), tmp_path, "after")
@@ -98,7 +98,7 @@ async def started_set(kafka: KafkaEnv, tmp_path: Path) -> tuple[WorkerProcess, l
     worker = WorkerProcess(kafka.env(), tmp_path, "set", "--processes", "2")
     try:
         pids = child_pids(worker)
-        wait_for_both_children(worker, "worker starting")
+        wait_for_both_children(worker, "stage starting")
     except BaseException:
         worker.stop()
         raise
@@ -115,7 +115,7 @@ async def test_one_process_failing_stops_the_set(kafka: KafkaEnv, tmp_path: Path
     assert code == 1, worker.log_text()[-3000:]
     failed = worker.logged("worker process failed")
     assert [(e["process"], e["exit_code"]) for e in failed] == [(0, -signal.SIGKILL)]
-    assert [e.get("process") for e in worker.logged("worker stopped")] == [1]
+    assert [e.get("process") for e in worker.logged("stage stopped")] == [1]
 
 
 async def test_children_stop_when_the_supervisor_is_killed(kafka: KafkaEnv, tmp_path: Path) -> None:
@@ -133,4 +133,4 @@ async def test_children_stop_when_the_supervisor_is_killed(kafka: KafkaEnv, tmp_
                 os.kill(pid, signal.SIGKILL)
     assert {e.get("process") for e in worker.logged("supervisor gone: stopping")} == {0, 1}
     # They drained and left the group properly, not just died.
-    assert {e.get("process") for e in worker.logged("worker stopped")} == {0, 1}
+    assert {e.get("process") for e in worker.logged("stage stopped")} == {0, 1}

@@ -11,10 +11,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from processor.core.control import next_change
-from processor.kafka.worker import Worker
-from processor.replay import ReplayPlan, replay
-from processor.service import ServiceOptions, build_pipeline, serve
+from processor.runtime.stage import Stage
 from processor.settings import load_registry
+from processor.stages.replay import ReplayPlan
+from processor.wiring import StageOptions, build_pipeline, serve_identity
+from processor.wiring import run_replay as replay
 from schemas.control import EnablementState
 from tests.integration.conftest import FIXTURES, KafkaEnv
 
@@ -164,15 +165,15 @@ async def test_enablement_flip_gates_by_event_time_live_and_on_replay(kafka: Kaf
     ]
     await publish_control(kafka, NUMBER_B.encode(), enable_b_at(FLIP))
     started = asyncio.Event()
-    workers: list[Worker] = []
+    workers: list[Stage] = []
 
-    async def on_started(worker: Worker) -> None:
+    async def on_started(worker: Stage) -> None:
         workers.append(worker)
         started.set()
 
     pipeline = build_pipeline(kafka.settings, load_registry(kafka.settings.numbers))
-    options = ServiceOptions(install_signal_handlers=False, on_started=on_started)
-    live = asyncio.create_task(serve(kafka.settings, pipeline, options))
+    options = StageOptions(install_signal_handlers=False, on_started=on_started)
+    live = asyncio.create_task(serve_identity(kafka.settings, pipeline, options))
     try:
         await asyncio.wait_for(started.wait(), 60)
         await kafka.produce([(b"b", bsuid_only_on_b(w, t), []) for w, t in events])

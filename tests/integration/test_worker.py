@@ -13,8 +13,8 @@ import pytest
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
 from processor.devkit.generate import generate
-from processor.service import ServiceOptions, build_pipeline, serve
 from processor.settings import load_registry
+from processor.wiring import StageOptions, build_pipeline, serve_identity
 from tests.integration.conftest import FIXTURES, KafkaEnv
 from tests.integration.workers import WorkerProcess, drain, terminate
 
@@ -46,8 +46,8 @@ def generated(count: int, seed: int = 11) -> list[Record]:
 
 async def run_until_drained(env: KafkaEnv) -> Pipeline:
     pipeline = build_pipeline(env.settings, load_registry(env.settings.numbers))
-    options = ServiceOptions(stop_when_drained=True, install_signal_handlers=False)
-    await asyncio.wait_for(serve(env.settings, pipeline, options), 120)
+    options = StageOptions(stop_when_drained=True, install_signal_handlers=False)
+    await asyncio.wait_for(serve_identity(env.settings, pipeline, options), 120)
     return pipeline
 
 
@@ -137,7 +137,7 @@ async def test_sigterm_drains_commits_and_exits_zero(
         await terminate(worker, 40)
     finally:
         worker.stop()
-    assert "worker stopped" in worker.log_text()
+    assert "stage stopped" in worker.log_text()
     # What was committed is complete: a second worker finishes the rest, nothing is missing.
     await drain(env.env(), tmp_path, "rest")
     want = expected_ids(offline(records, env.settings.numbers), "identity")

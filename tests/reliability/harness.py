@@ -34,7 +34,7 @@ from processor.core.signature import SigningSecrets
 from processor.devkit.generate import GeneratedRecord, demo_registry_toml
 from processor.devkit.generate_shapes import TEXTS
 from processor.devkit.publish import publish
-from processor.kafka.admin import TopicSpec, ensure_topics, topic_specs
+from processor.runtime.topics import TopicSpec, ensure_topics, topic_specs
 from processor.settings import load_registry, load_settings
 from schemas.settings import Settings
 from tests.integration.workers import WorkerProcess

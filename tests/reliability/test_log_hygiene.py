@@ -9,7 +9,7 @@ import pytest
 
 from processor.devkit.brokers.base import RunningBroker
 from processor.devkit.generate import GeneratedRecord
-from processor.log import mask_phone_numbers
+from processor.ops.log import mask_phone_numbers
 from tests.reliability.harness import CONNECTLY_SECRET, META_SECRET, Figures, Sensitive
 from tests.reliability.scenarios import log_hygiene, signed_meta, stream
 

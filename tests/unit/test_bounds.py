@@ -9,7 +9,7 @@ import pytest
 from aiokafka.structs import TopicPartition
 
 from processor.cli.replay import parse_start
-from processor.kafka.bounds import ReplayBounds
+from processor.runtime.bounds import ReplayBounds
 
 TP = TopicPartition("raw", 0)
 

@@ -9,8 +9,8 @@ import pytest
 from aiokafka.errors import CommitFailedError, KafkaConnectionError
 from aiokafka.structs import TopicPartition
 
-from processor.kafka import checkpoint as checkpoint_module
-from processor.kafka.checkpoint import Checkpoint, InFlightBatch, commit_offsets
+from processor.runtime import checkpoint as checkpoint_module
+from processor.runtime.checkpoint import Checkpoint, InFlightBatch, commit_offsets
 
 TP = TopicPartition("raw", 0)
 

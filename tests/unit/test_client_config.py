@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from processor.kafka import admin, sink, source
-from processor.kafka.admin import TopicSpec, ensure_topics
-from processor.kafka.client_config import connection_kwargs
+from processor.runtime import clients
+from processor.runtime.clients import connection_kwargs
+from processor.runtime.topics import TopicSpec, ensure_topics
 from processor.settings import SettingsError, load_settings
 
 
@@ -179,12 +179,12 @@ async def test_consumer_producer_and_admin_all_use_connection_kwargs(
     )
     expected = connection_kwargs(secure)
     recorders = {name: Recorder() for name in ("consumer", "producer", "admin")}
-    monkeypatch.setattr(source, "AIOKafkaConsumer", recorders["consumer"])
-    monkeypatch.setattr(sink, "AIOKafkaProducer", recorders["producer"])
-    monkeypatch.setattr(admin, "AIOKafkaAdminClient", recorders["admin"])
+    monkeypatch.setattr(clients, "AIOKafkaConsumer", recorders["consumer"])
+    monkeypatch.setattr(clients, "AIOKafkaProducer", recorders["producer"])
+    monkeypatch.setattr(clients, "AIOKafkaAdminClient", recorders["admin"])
 
-    source.make_consumer(secure, group_id="g")
-    sink.make_producer(secure)
+    clients.make_consumer(secure, group_id="g")
+    clients.make_producer(secure)
     await ensure_topics(secure, [TopicSpec("present", 1, {})])
 
     for name, recorder in recorders.items():

@@ -12,12 +12,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 
-from processor.cli.main import cli
+from processor.cli.main import COMMANDS, cli
 from processor.devkit.generate import demo_registry_toml
-from processor.http import HEALTH_PATH, METRICS_PATH, READY_PATH, ROUTES
+from processor.ops.http import HEALTH_PATH, METRICS_PATH, READY_PATH, ROUTES
 from processor.settings import CONFIG_ENV, ENV_VARS, load_registry, load_settings
 from schemas.settings import SECRET_FIELDS, Settings
 
@@ -63,7 +64,7 @@ def final_stage() -> list[tuple[str, str]]:
 
 def checked_command(args: list[str]) -> None:
     """The first argument is a subcommand of the console script."""
-    assert args[0] in set(cli.commands), args
+    assert args[0] in set(COMMANDS), args
 
 
 # -- every file parses -----------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_compose_env_and_commands_are_the_processors() -> None:
         assert set(service["environment"]) <= SETTING_ENV, name
         checked_command(service["command"])
     assert processor_services()["topics"]["command"] == ["topics", "ensure"]
-    generate = cli.commands.get("generate")
+    generate = cli.get_command(click.Context(cli), "generate")
     if generate is not None:
         # Once the subcommand exists, the flags the producer service passes must be its own.
         flags = {opt for param in generate.params for opt in getattr(param, "opts", [])}

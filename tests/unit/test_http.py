@@ -6,23 +6,25 @@ import aiohttp
 import pytest
 
 from processor.core.stats import PipelineStats
-from processor.http import HEALTH_PATH, METRICS_PATH, READY_PATH, ROUTES, OpsServer
-from processor.kafka.health import WorkerHealth
-from processor.metrics import ProcessorMetrics
+from processor.ops.health import StageHealth
+from processor.ops.http import HEALTH_PATH, METRICS_PATH, READY_PATH, ROUTES, OpsServer
+from processor.ops.metrics import PipelineCollector, StageMetrics
 
 
-async def started(health: WorkerHealth, stats: PipelineStats) -> tuple[OpsServer, str]:
-    server = OpsServer(health, ProcessorMetrics(lambda: stats, health))
+async def started(health: StageHealth, stats: PipelineStats) -> tuple[OpsServer, str]:
+    server = OpsServer(health, StageMetrics(health, PipelineCollector(lambda: stats)))
     port = await server.start("127.0.0.1", 0)
     return server, f"http://127.0.0.1:{port}"
 
 
-def test_route_table_is_the_three_paths() -> None:
-    assert set(ROUTES) == {"/metrics", "/healthz", "/readyz"}
+def test_route_table_is_the_probe_and_metrics_paths() -> None:
+    assert set(ROUTES) == {"/metrics", "/healthz", "/readyz", "/live", "/ready"}
+    assert ROUTES["/live"] is ROUTES["/healthz"]
+    assert ROUTES["/ready"] is ROUTES["/readyz"]
 
 
 async def test_probes_follow_worker_health() -> None:
-    health = WorkerHealth()
+    health = StageHealth()
     server, base = await started(health, PipelineStats())
     try:
         async with aiohttp.ClientSession() as http:
@@ -45,7 +47,7 @@ async def test_probes_follow_worker_health() -> None:
                 assert response.status == 200
                 assert (await response.json())["ready"] is True
 
-            health.control_loaded = False
+            health.loaded["control_loaded"] = False
             async with http.get(base + READY_PATH) as response:
                 assert response.status == 503
                 assert (await response.json())["failing"] == ["control_loaded"]
@@ -59,7 +61,7 @@ async def test_probes_follow_worker_health() -> None:
 
 async def test_metrics_are_served_as_prometheus_text() -> None:
     stats = PipelineStats(records=42)
-    server, base = await started(WorkerHealth(), stats)
+    server, base = await started(StageHealth(), stats)
     try:
         async with aiohttp.ClientSession() as http, http.get(base + METRICS_PATH) as response:
             assert response.status == 200
@@ -70,7 +72,7 @@ async def test_metrics_are_served_as_prometheus_text() -> None:
 
 
 async def test_stop_closes_the_port() -> None:
-    server, base = await started(WorkerHealth(), PipelineStats())
+    server, base = await started(StageHealth(), PipelineStats())
     await server.stop()
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):

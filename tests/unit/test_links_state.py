@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from processor.kafka.sink import partition_for
+from processor.core.partitioner import partition_for
 from processor.links.observe import PHONE_CONTINUITY
 from processor.links.rotation import DERIVED_HEADER, rotation_event_id
 from processor.links.state import LinkState

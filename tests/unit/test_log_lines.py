@@ -10,7 +10,7 @@ from pathlib import Path
 WRITER = """
 import sys
 import structlog
-from processor.log import configure_logging
+from processor.ops.log import configure_logging
 
 configure_logging("json", "info")
 log = structlog.get_logger("test")

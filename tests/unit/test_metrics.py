@@ -12,8 +12,8 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor.core.stats import PipelineStats
-from processor.kafka.health import WorkerHealth
-from processor.metrics import METRICS, PREFIX, ProcessorMetrics
+from processor.ops.health import StageHealth
+from processor.ops.metrics import METRICS, PREFIX, PipelineCollector, StageMetrics
 
 
 def known_stats() -> PipelineStats:
@@ -33,8 +33,8 @@ def known_stats() -> PipelineStats:
     )
 
 
-def known_health() -> WorkerHealth:
-    return WorkerHealth(
+def known_health() -> StageHealth:
+    return StageHealth(
         phase="running",
         assignment_received=True,
         broker_reachable=True,
@@ -50,16 +50,16 @@ def known_health() -> WorkerHealth:
 
 
 @pytest.fixture
-def metrics() -> ProcessorMetrics:
+def metrics() -> StageMetrics:
     stats = known_stats()
-    return ProcessorMetrics(lambda: stats, known_health())
+    return StageMetrics(known_health(), PipelineCollector(lambda: stats))
 
 
-def value(metrics: ProcessorMetrics, name: str, **labels: str) -> float | None:
+def value(metrics: StageMetrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(f"{PREFIX}_{name}", labels)
 
 
-def test_pipeline_counters(metrics: ProcessorMetrics) -> None:
+def test_pipeline_counters(metrics: StageMetrics) -> None:
     assert value(metrics, "records_total") == 7
     assert (
         value(
@@ -90,7 +90,7 @@ def test_pipeline_counters(metrics: ProcessorMetrics) -> None:
     assert value(metrics, "legacy_bsuids_total") == 1
 
 
-def test_worker_counters_and_gauges(metrics: ProcessorMetrics) -> None:
+def test_worker_counters_and_gauges(metrics: StageMetrics) -> None:
     assert value(metrics, "up") == 1
     assert value(metrics, "ready") == 1
     assert value(metrics, "consumer_lag", topic="whatsapp.webhooks.raw", partition="0") == 17
@@ -107,8 +107,8 @@ def test_worker_counters_and_gauges(metrics: ProcessorMetrics) -> None:
 
 def test_scrape_reads_the_counters_as_they_are_now() -> None:
     """No copy at start-up: the pipeline keeps counting and the next scrape sees it."""
-    stats, health = PipelineStats(), WorkerHealth()
-    metrics = ProcessorMetrics(lambda: stats, health)
+    stats, health = PipelineStats(), StageHealth()
+    metrics = StageMetrics(health, PipelineCollector(lambda: stats))
     assert value(metrics, "records_total") == 0
     assert value(metrics, "ready") == 0
     stats.records += 5
@@ -120,16 +120,16 @@ def test_scrape_reads_the_counters_as_they_are_now() -> None:
 
 
 def test_up_falls_when_the_loop_stalls_or_fails() -> None:
-    health = WorkerHealth(last_loop_at=time.monotonic() - 3600)
-    metrics = ProcessorMetrics(PipelineStats, health)
+    health = StageHealth(last_loop_at=time.monotonic() - 3600)
+    metrics = StageMetrics(health, PipelineCollector(PipelineStats))
     assert value(metrics, "up") == 0
     health.last_loop_at, health.phase = time.monotonic(), "failed"
     assert value(metrics, "up") == 0
 
 
 def test_batch_histogram_is_fed_through_worker_health() -> None:
-    health = WorkerHealth()
-    metrics = ProcessorMetrics(PipelineStats, health)
+    health = StageHealth()
+    metrics = StageMetrics(health, PipelineCollector(PipelineStats))
     assert health.batch_seconds is not None
     health.batch_seconds(0.003)
     health.batch_seconds(0.2)
@@ -139,29 +139,30 @@ def test_batch_histogram_is_fed_through_worker_health() -> None:
     assert value(metrics, "batch_seconds_bucket", le="0.25") == 2
 
 
-def test_every_documented_metric_is_exposed_and_nothing_else(metrics: ProcessorMetrics) -> None:
+def test_every_documented_metric_is_exposed_and_nothing_else(metrics: StageMetrics) -> None:
     text = generate_latest(metrics.registry).decode()
     families = text_string_to_metric_families(text)
     # prometheus_client adds a `_created` timestamp series to its native histogram.
     exposed = {f.name for f in families if not f.name.endswith("_created")}
     # The parser names counters without their `_total` suffix.
-    documented = {f"{PREFIX}_{name.removesuffix('_total')}" for name in METRICS}
+    identity = {name: m for name, m in METRICS.items() if not name.startswith("links_")}
+    documented = {f"{PREFIX}_{name.removesuffix('_total')}" for name in identity}
     assert exposed == documented
-    for name, (kind, labels, _help) in METRICS.items():
+    for name, (kind, labels, _help) in identity.items():
         assert f"# TYPE {PREFIX}_{name} {kind}" in text
         for label in labels:
             assert f'{label}="' in text, (name, label)
 
 
 def test_each_worker_has_its_own_registry() -> None:
-    first = ProcessorMetrics(PipelineStats, WorkerHealth())
-    second = ProcessorMetrics(PipelineStats, WorkerHealth())
+    first = StageMetrics(StageHealth(), PipelineCollector(PipelineStats))
+    second = StageMetrics(StageHealth(), PipelineCollector(PipelineStats))
     assert first.registry is not second.registry
     # Nothing leaks into prometheus_client's global registry.
     assert REGISTRY.get_sample_value(f"{PREFIX}_records_total") is None
 
 
-def test_openmetrics_when_the_scraper_asks(metrics: ProcessorMetrics) -> None:
+def test_openmetrics_when_the_scraper_asks(metrics: StageMetrics) -> None:
     body, content_type = metrics.render("application/openmetrics-text; version=1.0.0")
     assert content_type.startswith("application/openmetrics-text")
     assert body.rstrip().endswith(b"# EOF")
@@ -170,8 +171,8 @@ def test_openmetrics_when_the_scraper_asks(metrics: ProcessorMetrics) -> None:
     assert b"bsuid_processor_records_total 7.0" in body
 
 
-def test_readme_documents_every_metric_with_its_labels() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_operations_guide_documents_every_metric_with_its_labels() -> None:
+    readme = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
     # | `name` | type | labels | meaning |: name -> labels cell.
     rows = dict(re.findall(r"^\| `(bsuid_processor_\w+)` \| \w+ \|([^|]*)\|", readme, re.M))
     assert set(rows) == {f"{PREFIX}_{name}" for name in METRICS}

@@ -223,6 +223,6 @@ def test_run_never_logs_a_secret() -> None:
     result = cli("run", env=env)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "worker starting" in output
+    assert "stage starting" in output
     for secret in SECRETS.values():
         assert secret not in output

@@ -6,8 +6,8 @@ import sys
 
 from processor.cli.options import given_flags
 from processor.cli.run import run
+from processor.ops.supervisor import child_command, child_http_port
 from processor.settings import load_settings
-from processor.supervisor import child_command, child_http_port
 
 LEFT_OUT = frozenset({"processes", "http_port", "create_topics"})
 
@@ -29,9 +29,19 @@ def test_given_flags_parse_back_to_the_same_values() -> None:
 
 def test_each_child_is_one_process_on_its_own_port_without_creating_topics() -> None:
     settings = load_settings({"processes": 2, "http_port": 9100}, environ={})
-    command = child_command(["--exit-when-drained"], settings, 1)
+    command = child_command(("run",), ["--exit-when-drained"], settings, 1)
     assert command[:4] == [sys.executable, "-m", "processor", "run"]
     assert command[4:] == [
         "--exit-when-drained", "--processes", "1", "--http-port", "9101", "--no-create-topics",
     ]  # fmt: skip
     assert child_http_port(0, 3) == 0  # off stays off
+    links = child_command(("links", "run"), [], settings, 0)
+    assert links[3:] == [
+        "links",
+        "run",
+        "--processes",
+        "1",
+        "--http-port",
+        "9100",
+        "--no-create-topics",
+    ]

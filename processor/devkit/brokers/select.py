@@ -40,12 +40,12 @@ def start_broker(prefer: str | None = None) -> RunningBroker:
         return external_broker(external)
     choice = os.environ.get("BROKER", "").strip().lower() or prefer
     if choice:
-        return _start(choice)
+        return start_kind(choice)
     if docker_available():
-        return _start("testcontainers")
+        return start_kind("testcontainers")
     if java_and_maven_available():
-        return _start("kafka")
-    return _start("tansu")
+        return start_kind("kafka")
+    return start_kind("tansu")
 
 
 def start_multi_broker_cluster(nodes: int = 3) -> ApacheKafkaCluster:
@@ -86,7 +86,9 @@ def docker_available() -> bool:
         return False
 
 
-def _start(choice: str) -> RunningBroker:
+def start_kind(choice: str) -> RunningBroker:
+    """Start the broker of one kind (`kafka`, `tansu`, `testcontainers`), whatever the
+    environment says; `BrokerUnavailableError` when it cannot run here."""
     if choice == "tansu":
         if not tansu_available():
             raise BrokerUnavailableError(

@@ -8,12 +8,14 @@ from typing import Any
 
 import structlog
 
-from processor.core.control import apply_record
+from processor.core.control import apply_record, next_change, parse_change
 from processor.core.records import InputRecord, ItemError
 from processor.core.registry import Registry
 from processor.core.route import dead_letter
-from processor.kafka.source import make_consumer
-from processor.kafka.topic_reader import assign_all, records_to_end
+from processor.runtime.aiokafka_private import stop_consumer
+from processor.runtime.clients import make_consumer, make_producer
+from processor.runtime.reader import assign_all, read_topic, records_to_end
+from schemas.control import EnablementChange, EnablementState
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.control")
@@ -26,6 +28,7 @@ class ControlTopicMissingError(Exception):
 class ControlFollower:
     def __init__(self, settings: Settings, registry: Registry, producer: Any) -> None:
         self._settings = settings
+        self.topic = settings.control_topic
         self._registry = registry
         self._producer = producer
         # Only committed changes count (a transactional writer's aborted ones never do).
@@ -82,9 +85,34 @@ class ControlFollower:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
+        await stop_consumer(self._consumer)
 
 
 def _masked_key(key: bytes | None) -> str:
     text = (key or b"").decode("utf-8", "replace")
     return text[:4] + "***" + text[-2:] if len(text) > 6 else "***"
+
+
+async def latest_changes(settings: Settings) -> dict[str, EnablementChange]:
+    """The newest change per number on the control topic (`numbers list`)."""
+    latest: dict[str, EnablementChange] = {}
+    for message in await read_topic(settings, settings.control_topic):
+        if message.value is None:
+            continue
+        change = parse_change(message.key, message.value)
+        if not isinstance(change, ItemError):
+            latest[change.number] = change
+    return latest
+
+
+async def publish_change(settings: Settings, state: EnablementState) -> None:
+    """Publish `state` as the number's next change, its history carried along (`numbers set`)."""
+    previous = (await latest_changes(settings)).get(state.number)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.control_topic, next_change(previous, state), key=state.number.encode()
+        )
+    finally:
+        await producer.stop()

@@ -1,13 +1,14 @@
-"""Changelog after outputs: a batch's state changes are logged only once its outputs are in.
+"""After-records: a batch's changelog is published only once the batch's outputs are in.
 
-Each polled batch gets a task that (1) waits until every output of the batch is acknowledged,
-(2) waits until the previous batch handed its changelog to the producer, (3) hands over its own
-changelog records, each to the partition of the state it changed, and (4) waits for their
-acknowledgement. The checkpoint commits the batch's input offsets when the task is done.
+Each batch with after-records gets a task that (1) waits until every output of the batch is
+acknowledged, (2) waits until the previous batch handed its after-records to the producer,
+(3) hands over its own, and (4) waits for their acknowledgement. The checkpoint commits the
+batch's input offsets when the task is done.
 
 (2) keeps the changelog in batch order (compaction keeps a key's last record) and stops it
 after a batch whose outputs failed: that batch's changes were never published, so no later
-state that includes them may be logged either.
+state that includes them may be logged either. Exactly-once needs none of this: a batch's
+outputs and its after-records commit in one transaction.
 """
 
 from __future__ import annotations
@@ -16,24 +17,22 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from processor.links.sink import RecordSink
+from processor.runtime.handler import AfterRecord
+from processor.runtime.sink import Sink
 
-ChangelogRecord = tuple[int, bytes, bytes]  # (state partition, key, value)
 
-
-class ChangelogWriter:
-    def __init__(self, producer: Any, topic: str, on_logged: Callable[[int, int], None]) -> None:
-        self._sink = RecordSink(producer)
-        self._topic = topic
-        #: Told (partition, offset after the batch) once a changelog batch is acknowledged.
+class AfterWriter:
+    def __init__(self, producer: Any, on_logged: Callable[[str, int, int], None]) -> None:
+        self._sink = Sink(producer)
+        #: Told (topic, partition, offset after the batch) once a batch is acknowledged.
         self._on_logged = on_logged
-        #: Resolved once the newest batch has handed its changelog to the producer.
+        #: Resolved once the newest batch has handed its records to the producer.
         self._turn: asyncio.Future[None] | None = None
 
     def after(
-        self, outputs: list[asyncio.Future[Any]], records: list[ChangelogRecord]
+        self, outputs: list[asyncio.Future[Any]], records: list[AfterRecord]
     ) -> asyncio.Future[None]:
-        """The task that logs `records` once `outputs` are acknowledged."""
+        """The task that publishes `records` once `outputs` are acknowledged."""
         previous = self._turn
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # A failed turn is re-raised by the next batch's task; the last one nobody awaits.
@@ -49,7 +48,7 @@ class ChangelogWriter:
     async def _write(
         self,
         outputs: list[asyncio.Future[Any]],
-        records: list[ChangelogRecord],
+        records: list[AfterRecord],
         previous: asyncio.Future[None] | None,
         turn: asyncio.Future[None],
     ) -> None:
@@ -57,8 +56,8 @@ class ChangelogWriter:
             _raise_first(await asyncio.gather(*outputs, return_exceptions=True))
             if previous is not None:
                 await previous
-            for partition, key, value in records:
-                self._sink.add(self._topic, key, value, [], partition)
+            for topic, partition, record in records:
+                self._sink.add(topic, record, partition)
             sent = await self._sink.flush()
         except BaseException as exc:
             self._sink.discard()
@@ -67,7 +66,7 @@ class ChangelogWriter:
             raise
         turn.set_result(None)
         for batch, meta in zip(sent, await asyncio.gather(*(s.future for s in sent)), strict=True):
-            self._on_logged(batch.partition, meta.offset + batch.records)
+            self._on_logged(batch.topic, batch.partition, meta.offset + batch.records)
 
 
 def _raise_first(results: list[Any]) -> None:

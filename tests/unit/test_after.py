@@ -1,4 +1,4 @@
-"""The changelog follows the outputs: in batch order, and never after a failed batch."""
+"""After-records (a changelog) follow the outputs: in batch order, never after a failed batch."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from processor.links.delivery import ChangelogWriter
+from processor.runtime.after import AfterWriter
+from processor.runtime.sink import Record
 
 
 class Producer:
@@ -40,10 +41,13 @@ def pending() -> asyncio.Future[Any]:
 
 async def test_changelog_waits_for_outputs_and_keeps_batch_order() -> None:
     producer, logged = Producer(), []
-    writer = ChangelogWriter(producer, "changelog", lambda p, end: logged.append((p, end)))
+    writer = AfterWriter(producer, lambda topic, p, end: logged.append((p, end)))
     first_out, second_out = pending(), pending()
-    first = writer.after([first_out], [(0, b"k1", b"v1")])
-    second = writer.after([second_out], [(0, b"k1", b"v2"), (1, b"k2", b"v")])
+    first = writer.after([first_out], [("changelog", 0, Record(b"k1", b"v1"))])
+    second = writer.after(
+        [second_out],
+        [("changelog", 0, Record(b"k1", b"v2")), ("changelog", 1, Record(b"k2", b"v"))],
+    )
     second_out.set_result(None)  # the later batch's outputs are acknowledged first ...
     await asyncio.sleep(0)
     assert producer.sent == []  # ... but its changelog waits for the earlier one's
@@ -59,10 +63,10 @@ async def test_changelog_waits_for_outputs_and_keeps_batch_order() -> None:
 
 async def test_no_changelog_after_a_batch_whose_outputs_failed() -> None:
     producer = Producer()
-    writer = ChangelogWriter(producer, "changelog", lambda p, end: None)
+    writer = AfterWriter(producer, lambda topic, p, end: None)
     failed_out = pending()
-    first = writer.after([failed_out], [(0, b"k1", b"v1")])
-    second = writer.after([], [(0, b"k2", b"v2")])
+    first = writer.after([failed_out], [("changelog", 0, Record(b"k1", b"v1"))])
+    second = writer.after([], [("changelog", 0, Record(b"k2", b"v2"))])
     failed_out.set_exception(KafkaTimeoutError())
     for task in (first, second):
         with pytest.raises(KafkaTimeoutError):
@@ -70,5 +74,5 @@ async def test_no_changelog_after_a_batch_whose_outputs_failed() -> None:
     assert producer.sent == []
     # After a reset (the stage read its state back), the chain starts again.
     writer.reset()
-    await writer.after([], [(0, b"k3", b"v3")])
+    await writer.after([], [("changelog", 0, Record(b"k3", b"v3"))])
     assert producer.sent == [("changelog", 0, [b"k3"])]

@@ -1,10 +1,11 @@
-"""`run --processes N`: N worker processes of one consumer group, started and stopped as one.
+"""`--processes N`: N processes of one stage's consumer group, started and stopped as one.
 
 A Python process computes on one core, and the pipeline is CPU-bound; the consumer group
 already spreads partitions over its members, so more cores means more members. The
-supervisor holds no Kafka client and does no processing: it creates the topics once (when
-asked), starts the children, forwards every SIGTERM/SIGINT to all of them (the first makes
-each drain and commit, a second stops them at once), and exits with the first failure.
+supervisor holds no Kafka client and does no processing (the command creates the topics
+once before, when asked): it starts the children, forwards every SIGTERM/SIGINT to all of
+them (the first makes each drain and commit, a second stops them at once), and exits with
+the first failure.
 
 Fail fast: when a child exits non-zero the others are stopped (drained) and the supervisor
 exits with that code, so whatever restarts the process (systemd, Kubernetes) restarts the
@@ -25,10 +26,9 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from processor.kafka.admin import ensure_topics, topic_specs
 from schemas.settings import Settings
 
-log = structlog.get_logger("processor.supervisor")
+log = structlog.get_logger("processor.ops.supervisor")
 
 #: Set in each child's environment: its supervisor's pid and its own index.
 SUPERVISOR_PID_ENV = "BSUID_SUPERVISOR_PID"
@@ -41,15 +41,18 @@ def child_http_port(base: int, index: int) -> int:
     return base + index if base else 0
 
 
-def child_command(run_args: Sequence[str], settings: Settings, index: int) -> list[str]:
-    """`run` with the parent's own flags (same environment, so the same settings), as one
-    process, on its own port, without creating topics again."""
+def child_command(
+    command: Sequence[str], run_args: Sequence[str], settings: Settings, index: int
+) -> list[str]:
+    """The stage's command (`run`, `links run`) with the parent's own flags (same
+    environment, so the same settings), as one process, on its own port, without creating
+    topics again."""
     port = child_http_port(settings.http_port, index)
     return [
         sys.executable,
         "-m",
         "processor",
-        "run",
+        *command,
         *run_args,
         "--processes",
         "1",
@@ -59,16 +62,16 @@ def child_command(run_args: Sequence[str], settings: Settings, index: int) -> li
     ]
 
 
-async def supervise(settings: Settings, run_args: Sequence[str]) -> int:
-    """Run `settings.processes` workers until they all exit; the exit code of the set."""
-    if settings.create_topics:
-        await ensure_topics(settings, topic_specs(settings))
+async def supervise(settings: Settings, command: Sequence[str], run_args: Sequence[str]) -> int:
+    """Run `settings.processes` stage processes until they all exit; the exit code of the set."""
     children: list[asyncio.subprocess.Process] = []
     for index in range(settings.processes):
         env = os.environ | {SUPERVISOR_PID_ENV: str(os.getpid()), PROCESS_INDEX_ENV: str(index)}
         children.append(
             await asyncio.create_subprocess_exec(
-                *child_command(run_args, settings, index), env=env, start_new_session=True
+                *child_command(command, run_args, settings, index),
+                env=env,
+                start_new_session=True,
             )
         )
     log.info(

@@ -1,4 +1,4 @@
-"""What the worker knows about its own state: read by the HTTP probes and metrics."""
+"""What a stage knows about its own state: read by the HTTP probes and metrics."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ Phase = Literal["starting", "running", "draining", "stopped", "failed"]
 
 
 @dataclass
-class WorkerHealth:
+class StageHealth:
     phase: Phase = "starting"
     #: monotonic time of the last turn of the processing loop.
     last_loop_at: float = field(default_factory=time.monotonic)
@@ -20,7 +20,9 @@ class WorkerHealth:
     assignment_received: bool = False
     broker_reachable: bool = False
     broker_unreachable_since: float | None = None
-    control_loaded: bool = True
+    #: Readiness conditions a handler adds (`control_loaded`, `state_restored`): each must
+    #: be true before the stage is ready.
+    loaded: dict[str, bool] = field(default_factory=dict)
     rebalances: int = 0
     rewinds: int = 0
     commits: int = 0
@@ -38,6 +40,13 @@ class WorkerHealth:
     first_batch_at: float = 0.0
     last_batch_at: float = 0.0
 
+    def batch_done(self, started: float, finished: float) -> None:
+        """One processed batch (perf_counter times)."""
+        if self.batch_seconds is not None:
+            self.batch_seconds(finished - started)
+        self.first_batch_at = self.first_batch_at or started
+        self.last_batch_at = finished
+
     def alive(self, stall_after_s: float = 60.0) -> bool:
         return self.phase != "failed" and time.monotonic() - self.last_loop_at < stall_after_s
 
@@ -47,7 +56,7 @@ class WorkerHealth:
             "running": self.phase == "running",
             "assignment_received": self.assignment_received,
             "broker_reachable": self.broker_reachable,
-            "control_loaded": self.control_loaded,
+            **self.loaded,
         }
 
     def ready(self) -> bool:

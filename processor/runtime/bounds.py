@@ -15,20 +15,23 @@ from typing import Any
 
 from aiokafka.structs import TopicPartition
 
-from processor.kafka.source import make_consumer
-from processor.kafka.topic_reader import assign_all
+from processor.runtime.aiokafka_private import stop_consumer
+from processor.runtime.clients import make_consumer
+from processor.runtime.reader import assign_all
 from schemas.settings import Settings
 
 Start = str | datetime | dict[int, int]  # "earliest", a time, or explicit offsets
 
 
 async def high_watermarks(
-    settings: Settings, tps: list[TopicPartition]
+    settings: Settings, topic: str, partitions: list[TopicPartition] | None = None
 ) -> dict[TopicPartition, int]:
-    """Each partition's end as of now, from a throwaway consumer's first fetch."""
+    """The end as of now of `partitions` (default: all) of `topic`, from a throwaway
+    consumer's first fetch."""
     consumer = make_consumer(settings, group_id=None, max_partition_fetch_bytes=1024)
     await consumer.start()
     try:
+        tps = await assign_all(consumer, topic) if partitions is None else partitions
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         deadline = asyncio.get_running_loop().time() + 30
@@ -38,7 +41,7 @@ async def high_watermarks(
                 raise TimeoutError("no fetch response carried the high watermarks in 30 s")
         return {tp: consumer.highwater(tp) for tp in tps}
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
 
 
 @dataclass
@@ -64,7 +67,7 @@ class ReplayBounds:
             tps = [tp for tp in tps if tp.partition in self.start]
             consumer.assign(tps)
         if not self.ends:
-            self.ends = await high_watermarks(settings, tps)
+            self.ends = await high_watermarks(settings, self.topic, tps)
         self.starts = await self._start_offsets(consumer, tps)
         for tp in tps:
             position = self.starts[tp]

@@ -6,7 +6,7 @@ import random
 
 import aiokafka.partitioner
 
-from processor.kafka.sink import murmur2, partition_for
+from processor.core.partitioner import murmur2, partition_for
 
 
 def test_murmur2_matches_aiokafka() -> None:

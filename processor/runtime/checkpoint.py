@@ -17,7 +17,7 @@ import structlog
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 
-log = structlog.get_logger("processor.kafka.checkpoint")
+log = structlog.get_logger("processor.runtime.checkpoint")
 
 #: Commits are batched: at most one per interval, unless forced (shutdown, revocation).
 COMMIT_INTERVAL_S = 0.2

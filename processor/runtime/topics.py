@@ -1,17 +1,26 @@
-"""Topic bootstrap (`topics ensure`, `--create-topics`): create what is missing, nothing else."""
+"""The topics of every stage: their specs, creating the missing ones, requiring them at start.
+
+`topics ensure` and `--create-topics` create what is missing, nothing else. A stage requires
+its topics before any client asks for one by name: a broker with `auto.create.topics.enable`
+would otherwise create it with the broker's defaults (one partition, 1 MB records).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from processor.kafka.client_config import connection_kwargs
+from processor.runtime.clients import make_admin
 from schemas.settings import Settings
 
-log = structlog.get_logger("processor.admin")
+log = structlog.get_logger("processor.topics")
 
 #: Dead letters keep bodies up to Meta's 3 MB limit plus headers: above Kafka's 1 MB default.
 LARGE_RECORDS = {"max.message.bytes": str(5 * 1024 * 1024)}
@@ -53,7 +62,7 @@ def links_topic_specs(settings: Settings) -> list[TopicSpec]:
 
 async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]:
     """Create the topics of `specs` that do not exist yet; return the names created."""
-    admin = AIOKafkaAdminClient(**connection_kwargs(settings))
+    admin = make_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -79,3 +88,34 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]
         return created
     finally:
         await admin.close()
+
+
+class TopicsMissingError(Exception):
+    """Topics a stage needs do not exist: one line naming them and how to create them."""
+
+
+#: How long a topic missing at start may take to show up (one created a moment ago).
+REQUIRE_TOPICS_S = 5.0
+
+
+async def require_topics(client: Any, wanted: Iterable[str], where: str) -> None:
+    """Wait (bounded) until every topic in `wanted` is listed by the cluster metadata that
+    `client` (a started producer's client) fetches; raise `TopicsMissingError` if not."""
+    names = set(wanted)
+    deadline = time.monotonic() + REQUIRE_TOPICS_S
+    while True:
+        cluster = await client.fetch_all_metadata()
+        missing = sorted(t for t in names if not cluster.partitions_for_topic(t))
+        if not missing or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)  # a topic created a moment ago may not be listed yet
+    if missing:
+        raise TopicsMissingError(
+            f"topics {', '.join(missing)} do not exist at {where}:"
+            " create them with `bsuid-processor topics ensure` (or run with --create-topics)"
+        )
+
+
+def all_topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic of both stages (`topics ensure`)."""
+    return topic_specs(settings) + links_topic_specs(settings)

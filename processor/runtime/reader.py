@@ -2,7 +2,7 @@
 
 "The end" is each partition's high watermark as carried by the first fetch response, which
 both brokers report right (Tansu's ListOffsets answer for "latest" is off by a batch). Used
-for the control topic, `numbers list/set` and replay state.
+for the control topic, the changelog, `numbers list/set`, `links lookup` and replay state.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 from aiokafka.structs import TopicPartition
 
-from processor.kafka.source import make_consumer
+from processor.runtime.aiokafka_private import refresh_metadata, stop_consumer
+from processor.runtime.clients import make_consumer
 from schemas.settings import Settings
 
 
@@ -28,8 +29,7 @@ async def assign_all(consumer: Any, topic: str, timeout_s: float = 10.0) -> list
             return tps
         if asyncio.get_running_loop().time() > deadline:
             raise LookupError(f"topic {topic} does not exist")
-        # aiokafka has no public call to refresh metadata for a topic it is not assigned yet.
-        await consumer._client.force_metadata_update()
+        await refresh_metadata(consumer)
         await asyncio.sleep(0.1)
 
 
@@ -61,15 +61,6 @@ async def _reached(consumer: Any, ends: dict[TopicPartition, int]) -> bool:
     return True
 
 
-async def partitions_of(settings: Settings, topic: str) -> list[TopicPartition]:
-    consumer = make_consumer(settings, group_id=None)
-    await consumer.start()
-    try:
-        return await assign_all(consumer, topic)
-    finally:
-        await consumer.stop()
-
-
 async def read_topic(settings: Settings, topic: str) -> list[Any]:
     """Every record of a (small) topic, from its beginning to its end as of now."""
     consumer = make_consumer(settings, group_id=None, isolation_level="read_committed")
@@ -79,4 +70,42 @@ async def read_topic(settings: Settings, topic: str) -> list[Any]:
         await consumer.seek_to_beginning(*tps)
         return [message async for message in records_to_end(consumer, tps)]
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
+
+
+class PartitionReader:
+    """A group-less consumer that reads chosen partitions of a topic to their end, from
+    given offsets: a stage reading its state back from a changelog. Only committed records
+    count (`read_committed`): a transactional writer's aborted records never become state."""
+
+    def __init__(self, settings: Settings, topic: str, timeout_s: float) -> None:
+        self.topic = topic
+        self._timeout_s = timeout_s
+        self._consumer = make_consumer(settings, group_id=None, isolation_level="read_committed")
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await stop_consumer(self._consumer)
+
+    async def partition_count(self, topic: str) -> int:
+        """Partitions of `topic` (LookupError when it does not exist)."""
+        return len(await assign_all(self._consumer, topic))
+
+    async def read(self, starts: dict[int, int | None], ends: dict[int, int]) -> AsyncIterator[Any]:
+        """Records of each partition from `starts[p]` (None: the beginning) to its end; once
+        done, `ends[p]` holds the offset each partition was read to."""
+        consumer = self._consumer
+        tps = {p: TopicPartition(self.topic, p) for p in starts}
+        consumer.assign(list(tps.values()))
+        for partition, tp in tps.items():
+            start = starts[partition]
+            if start is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, start)
+        async for message in records_to_end(consumer, list(tps.values()), self._timeout_s):
+            yield message
+        for partition, tp in tps.items():
+            ends[partition] = await consumer.position(tp)

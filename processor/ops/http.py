@@ -1,7 +1,8 @@
-"""The operations endpoint of a worker: `/metrics`, `/healthz`, `/readyz` (aiohttp).
+"""The operations endpoint of every stage: `/metrics`, `/healthz`, `/readyz` (aiohttp).
 
-It runs on the worker's event loop, so handlers read `WorkerHealth` and the pipeline counters
-without locks; each handler is a few attribute reads and never waits on Kafka.
+`/live` and `/ready` answer like `/healthz` and `/readyz`. It runs on the stage's event loop,
+so handlers read `StageHealth` and the stage's counters without locks; each handler is a few
+attribute reads and never waits on Kafka.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from typing import Final
 import structlog
 from aiohttp import web
 
-from processor.kafka.health import WorkerHealth
-from processor.metrics import ProcessorMetrics
+from processor.ops.health import StageHealth
+from processor.ops.metrics import StageMetrics
 
-log = structlog.get_logger("processor.http")
+log = structlog.get_logger("processor.ops.http")
 
 METRICS_PATH: Final = "/metrics"
 HEALTH_PATH: Final = "/healthz"
 READY_PATH: Final = "/readyz"
 
-HEALTH: Final = web.AppKey("health", WorkerHealth)
-METRICS: Final = web.AppKey("metrics", ProcessorMetrics)
+HEALTH: Final = web.AppKey("health", StageHealth)
+METRICS: Final = web.AppKey("metrics", StageMetrics)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -53,13 +54,15 @@ ROUTES: Final[dict[str, Handler]] = {
     METRICS_PATH: metrics,
     HEALTH_PATH: healthz,
     READY_PATH: readyz,
+    "/live": healthz,
+    "/ready": readyz,
 }
 
 
 class OpsServer:
-    """Serves the probes and metrics of one worker on `host:port` until `stop()`."""
+    """Serves the probes and metrics of one stage on `host:port` until `stop()`."""
 
-    def __init__(self, health: WorkerHealth, metrics: ProcessorMetrics) -> None:
+    def __init__(self, health: StageHealth, metrics: StageMetrics) -> None:
         self.app = web.Application()
         self.app[HEALTH] = health
         self.app[METRICS] = metrics

@@ -1,1 +1,0 @@
-"""The Kafka edges around the pure core: source, sink, checkpoint, worker, admin."""

@@ -1,0 +1,334 @@
+"""Settings in, a running stage out: the one place that wires the product together.
+
+Every Kafka command comes through here: `run` and `demo` (`serve_identity`), `links run`
+(`serve_links`), `replay` (`run_replay`), `dlq redrive`. This module builds the clients,
+the handler, the delivery (at-least-once or exactly-once), the broker watch and the health,
+starts the HTTP probes and metrics, installs signal handling, and turns the failures an
+operator can fix into one line (`run_job`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+from aiokafka.errors import KafkaConnectionError
+from prometheus_client.registry import Collector
+
+from processor.core.pipeline import Pipeline
+from processor.core.registry import Registry
+from processor.core.signature import SigningSecrets
+from processor.core.stats import PipelineStats
+from processor.ops.health import StageHealth
+from processor.ops.http import OpsServer
+from processor.ops.metrics import LinksCollector, PipelineCollector, StageMetrics
+from processor.ops.supervisor import (
+    PROCESS_INDEX_ENV,
+    SUPERVISOR_PID_ENV,
+    supervise,
+    watch_supervisor,
+)
+from processor.runtime.bounds import ReplayBounds
+from processor.runtime.clients import make_consumer, make_producer
+from processor.runtime.delivery import AtLeastOnce
+from processor.runtime.errors import StageError
+from processor.runtime.guards import BrokerWatch
+from processor.runtime.handler import Handler
+from processor.runtime.stage import Stage
+from processor.runtime.topics import (
+    TopicsMissingError,
+    ensure_topics,
+    links_topic_specs,
+    topic_specs,
+)
+from processor.runtime.transactional import ExactlyOnce
+from processor.stages.control import ControlFollower, ControlTopicMissingError
+from processor.stages.identity import IdentityHandler, output_topics
+from processor.stages.links import LinksHandler
+from processor.stages.replay import ReplayPlan, fix_range, remember, report_progress
+from schemas.settings import Settings
+
+log = structlog.get_logger("processor.wiring")
+T = TypeVar("T")
+
+
+@dataclass
+class StageOptions:
+    stop_when_drained: bool = False
+    install_signal_handlers: bool = True
+    health: StageHealth = field(default_factory=StageHealth)
+    #: Awaited once the HTTP server listens, before the stage starts: lets a caller hold the
+    #: stage (to stop it) and see the not-yet-ready state.
+    on_started: Callable[[Stage], Awaitable[None]] | None = None
+
+
+@dataclass
+class Clients:
+    consumer: Any
+    #: Not transactional: outputs (at-least-once), metadata, probes, control dead letters.
+    producer: Any
+
+    @classmethod
+    def of(cls, settings: Settings, group: str | None) -> Clients:
+        return cls(make_consumer(settings, group_id=group), make_producer(settings))
+
+
+def build_pipeline(settings: Settings, registry: Registry) -> Pipeline:
+    return Pipeline(
+        registry=registry,
+        secrets=SigningSecrets(
+            meta=settings.meta_app_secret.encode(),
+            connectly=settings.connectly_webhook_secret.encode(),
+        ),
+        include_standby=settings.include_standby,
+    )
+
+
+def build_stage(
+    name: str,
+    settings: Settings,
+    clients: Clients,
+    handler: Handler,
+    *,
+    health: StageHealth,
+    committing: bool = True,
+    bounds: ReplayBounds | None = None,
+    stop_when_drained: bool = False,
+) -> Stage:
+    """A stage over `clients` and `handler`, with the delivery its guarantee asks for."""
+    consumer, producer = clients.consumer, clients.producer
+    watch = BrokerWatch(
+        settings,
+        consumer,
+        producer,
+        lambda: {*handler.inputs, *handler.outputs()},
+        health,
+        manual=bounds is not None,
+    )
+    kind = ExactlyOnce if settings.guarantee == "exactly-once" else AtLeastOnce
+    delivery = kind(
+        settings,
+        consumer,
+        producer,
+        handler=handler,
+        guard=watch,
+        health=health,
+        commits=committing,
+    )
+    return Stage(
+        name,
+        settings,
+        consumer,
+        handler=handler,
+        delivery=delivery,
+        watch=watch,
+        health=health,
+        bounds=bounds,
+        stop_when_drained=stop_when_drained,
+    )
+
+
+def identity_stage(
+    name: str,
+    settings: Settings,
+    pipeline: Pipeline,
+    *,
+    group: str | None,
+    health: StageHealth,
+    suffix: str = "",
+    bounds: ReplayBounds | None = None,
+    stop_when_drained: bool = False,
+) -> Stage:
+    clients = Clients.of(settings, group)
+    control = ControlFollower(settings, pipeline.registry, clients.producer)
+    topics = output_topics(settings, suffix)
+    handler = IdentityHandler(pipeline, settings.raw_topic, topics, control, health)
+    return build_stage(
+        name,
+        settings,
+        clients,
+        handler,
+        health=health,
+        committing=group is not None,
+        bounds=bounds,
+        stop_when_drained=stop_when_drained,
+    )
+
+
+async def serve_identity(settings: Settings, pipeline: Pipeline, options: StageOptions) -> Stage:
+    """`run` (and `demo`): the identity stage in the consumer group until stopped."""
+    if settings.create_topics:
+        await ensure_topics(settings, topic_specs(settings))
+    stage = identity_stage(
+        "identity",
+        settings,
+        pipeline,
+        group=settings.group_id,
+        health=options.health,
+        stop_when_drained=options.stop_when_drained,
+    )
+    return await serve(stage, settings, options, PipelineCollector(lambda: pipeline.stats))
+
+
+async def serve_links(settings: Settings, options: StageOptions) -> Stage:
+    """`links run`: the links stage in its own consumer group until stopped."""
+    if settings.create_topics:
+        await ensure_topics(settings, links_topic_specs(settings))
+    # Its transactions commit offsets for its own group.
+    settings = msgspec.structs.replace(settings, group_id=settings.links_group_id)
+    clients = Clients.of(settings, settings.group_id)
+    handler = LinksHandler(settings, clients.consumer, options.health)
+    stage = build_stage(
+        "links",
+        settings,
+        clients,
+        handler,
+        health=options.health,
+        stop_when_drained=options.stop_when_drained,
+    )
+    return await serve(stage, settings, options, LinksCollector(handler))
+
+
+@dataclass
+class ReplayResult:
+    stats: PipelineStats
+    seconds: float
+    partitions: int
+
+
+async def run_replay(
+    settings: Settings,
+    pipeline: Pipeline,
+    plan: ReplayPlan,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReplayResult:
+    """`replay`: a bounded range of the raw topic through the identity stage, then stop."""
+    if plan.output_suffix:
+        specs = topic_specs(settings, suffix=plan.output_suffix)
+        await ensure_topics(settings, [s for s in specs if s.name.endswith(plan.output_suffix)])
+    bounds = await fix_range(settings, plan)
+    if plan.group:
+        # An exactly-once replay commits its offsets in its transactions, for its own group.
+        settings = msgspec.structs.replace(settings, group_id=plan.group)
+    stage = identity_stage(
+        "replay",
+        settings,
+        pipeline,
+        group=plan.group,
+        health=StageHealth(),
+        suffix=plan.output_suffix,
+        bounds=bounds,
+    )
+    started = time.perf_counter()
+    reporter = asyncio.create_task(report_progress(stage.delivery.acked, bounds, on_progress))
+    try:
+        await stage.run()
+    finally:
+        reporter.cancel()
+    if plan.group:
+        # Finished: the next replay of this group starts from its commits to a new end.
+        await remember(settings, plan.group, None)
+    if on_progress is not None and bounds.starts:
+        _read, total = bounds.progress(stage.delivery.acked)
+        on_progress(total, total)
+    return ReplayResult(pipeline.stats, time.perf_counter() - started, len(bounds.starts))
+
+
+async def serve(
+    stage: Stage, settings: Settings, options: StageOptions, *collectors: Collector
+) -> Stage:
+    """Run `stage` with its probes, metrics and signal handling until it stops."""
+    if options.install_signal_handlers:
+        _install_signal_handlers(stage)
+    watch = _watch_supervisor(stage)
+    log.info(
+        "stage starting",
+        stage=stage.name,
+        bootstrap_servers=settings.bootstrap_servers,
+        topics=list(stage.handler.inputs),
+        group=settings.group_id,
+        guarantee=settings.guarantee,
+    )
+    ops = await _start_http(settings, stage.health, collectors)
+    try:
+        if options.on_started is not None:
+            await options.on_started(stage)
+        await stage.run()
+    finally:
+        # The probes go with the stage: nothing answers for a stage that has stopped.
+        if ops is not None:
+            await ops.stop()
+        if watch is not None:
+            watch.cancel()
+    log.info("stage stopped", stage=stage.name, **stage.handler.summary())
+    return stage
+
+
+def _install_signal_handlers(stage: Stage) -> None:
+    """First SIGTERM/SIGINT asks for a drain; a second one gets the default behaviour back."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        log.info("stopping: draining in-flight outputs", signal=signal.Signals(signum).name)
+        stage.request_stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+
+def _watch_supervisor(stage: Stage) -> asyncio.Task[None] | None:
+    """One of `--processes N`'s children: say which in every line, stop with the supervisor."""
+    if SUPERVISOR_PID_ENV not in os.environ:
+        return None
+    structlog.contextvars.bind_contextvars(process=int(os.environ.get(PROCESS_INDEX_ENV, "0")))
+    return asyncio.create_task(watch_supervisor(stage.request_stop))
+
+
+async def _start_http(
+    settings: Settings, health: StageHealth, collectors: tuple[Collector, ...]
+) -> OpsServer | None:
+    """Probes and metrics on `http_host:http_port`; none when the port is 0 (demo, tests)."""
+    if settings.http_port == 0:
+        return None
+    ops = OpsServer(health, StageMetrics(health, *collectors))
+    try:
+        await ops.start(settings.http_host, settings.http_port)
+    except OSError as exc:
+        raise StageError(
+            f"setting http_port: cannot listen on {settings.http_host}:{settings.http_port}: "
+            f"{exc.strerror or exc}"
+        ) from None
+    return ops
+
+
+class JobError(Exception):
+    """A Kafka job failed for a reason an operator can fix: the message is one line."""
+
+
+def run_job(job: Coroutine[Any, Any, T], settings: Settings) -> T:
+    """Run a Kafka job to its end; the failures an operator can fix become `JobError`."""
+    try:
+        return asyncio.run(job)
+    except (StageError, ControlTopicMissingError, TopicsMissingError) as exc:
+        raise JobError(str(exc)) from None
+    except KafkaConnectionError as exc:
+        raise JobError(
+            f"setting bootstrap_servers: cannot reach Kafka at {settings.bootstrap_servers} ({exc})"
+        ) from None
+
+
+async def supervise_stage(settings: Settings, command: tuple[str, ...], args: list[str]) -> int:
+    """`--processes N`: create the stage's topics once (when asked), then N children."""
+    if settings.create_topics:
+        specs = links_topic_specs(settings) if command[0] == "links" else topic_specs(settings)
+        await ensure_topics(settings, specs)
+    return await supervise(settings, command, args)
