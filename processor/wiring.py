@@ -201,6 +201,10 @@ class ReplayResult:
     stats: PipelineStats
     seconds: float
     partitions: int
+    #: (records read, records in the range)
+    progress: tuple[int, int]
+    #: False when stopped by a signal before the end of the range.
+    complete: bool
 
 
 async def run_replay(
@@ -208,8 +212,14 @@ async def run_replay(
     pipeline: Pipeline,
     plan: ReplayPlan,
     on_progress: Callable[[int, int], None] | None = None,
+    *,
+    install_signal_handlers: bool = False,
 ) -> ReplayResult:
-    """`replay`: a bounded range of the raw topic through the identity stage, then stop."""
+    """`replay`: a bounded range of the raw topic through the identity stage, then stop.
+
+    A signal stops it early (drained and committed, like `run`): with a group, the next run
+    resumes from its commits and still ends at this run's end.
+    """
     if plan.output_suffix:
         specs = topic_specs(settings, suffix=plan.output_suffix)
         await ensure_topics(settings, [s for s in specs if s.name.endswith(plan.output_suffix)])
@@ -226,19 +236,25 @@ async def run_replay(
         suffix=plan.output_suffix,
         bounds=bounds,
     )
+    if install_signal_handlers:
+        _install_signal_handlers(stage)
     started = time.perf_counter()
     reporter = asyncio.create_task(report_progress(stage.delivery.acked, bounds, on_progress))
     try:
         await stage.run()
     finally:
         reporter.cancel()
-    if plan.group:
+    complete = bounds.finished()
+    if plan.group and complete:
         # Finished: the next replay of this group starts from its commits to a new end.
         await remember(settings, plan.group, None)
-    if on_progress is not None and bounds.starts:
-        _read, total = bounds.progress(stage.delivery.acked)
-        on_progress(total, total)
-    return ReplayResult(pipeline.stats, time.perf_counter() - started, len(bounds.starts))
+    progress = bounds.progress(stage.delivery.acked) if bounds.starts else (0, 0)
+    if complete:
+        progress = (progress[1], progress[1])
+    if on_progress is not None:
+        on_progress(*progress)
+    seconds = time.perf_counter() - started
+    return ReplayResult(pipeline.stats, seconds, len(bounds.starts), progress, complete)
 
 
 async def serve(

@@ -69,7 +69,8 @@ def replay_command(
         raise click.ClickException(str(exc)) from None
     update, close = progress_printer()
     try:
-        result = run_kafka(wiring.run_replay(settings, pipeline, plan, update), settings)
+        job = wiring.run_replay(settings, pipeline, plan, update, install_signal_handlers=True)
+        result = run_kafka(job, settings)
     finally:
         close()
     stats = result.stats
@@ -91,6 +92,14 @@ def replay_command(
     table.add_row("elapsed", f"{result.seconds:.2f} s")
     table.add_row("rate", f"{stats.records / max(result.seconds, 1e-3):,.0f} records/s")
     Console().print(table)
+    if not result.complete:
+        read, total = result.progress
+        resume = (
+            f"run it again with --group {group} to resume"
+            if group
+            else "without --group nothing was committed: a new run starts over"
+        )
+        raise click.ClickException(f"replay stopped at {read:,} of {total:,} records; {resume}")
 
 
 def progress_printer() -> tuple[Callable[[int, int], None], Callable[[], None]]:

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import msgspec
 import pytest
 
@@ -28,6 +29,7 @@ from processor.wiring import StageOptions, serve_links
 from schemas.identity import IdentityEvent
 from schemas.links import LINK_DECODER
 from tests.integration.conftest import KafkaEnv
+from tests.integration.test_operations import eventually, free_port, get, scrape
 from tests.integration.workers import WorkerProcess
 from tests.unit.test_links_events import T0, Links, encoded, identity_event
 
@@ -265,3 +267,134 @@ async def test_two_workers_and_a_rebalance_keep_consistent_links(
         one.stop()
         if two is not None:
             two.stop()
+
+
+def no_repeats(messages: list[Any]) -> list[str]:
+    """Keys whose links record repeats the one before it: a change published twice (outputs
+    of the same input written again after a crash). The state only publishes what changed."""
+    last: dict[bytes, bytes | None] = {}
+    repeated: list[str] = []
+    for message in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        if message.key in last and last[message.key] == message.value:
+            repeated.append(message.key.decode())
+        last[message.key] = message.value
+    return repeated
+
+
+@pytest.mark.requires("transactions")
+async def test_exactly_once_links_lose_and_duplicate_nothing_under_sigkill(
+    links_env: KafkaEnv, tmp_path: Path
+) -> None:
+    env = links_env
+    events = histories(3000, seed=11)
+    await produce(env, events)
+    want = oracle(events)
+    eos = process_env(env) | {
+        "BSUID_GUARANTEE": "exactly-once",
+        "BSUID_TRANSACTION_INTERVAL_MS": "100",
+        "BSUID_MAX_BATCH_RECORDS": "200",
+    }
+    for kill in range(3):
+        worker = LinksProcess(eos, tmp_path, f"killed{kill}")
+        try:
+            await asyncio.to_thread(worker.wait_for_log, "partitions assigned")
+            await asyncio.sleep(1.0 + kill * 0.7)
+            worker.kill()
+        finally:
+            worker.stop()
+    last = LinksProcess(eos, tmp_path, "last", "--exit-when-drained")
+    assert await asyncio.to_thread(last.wait, 120) == 0, last.log_text()[-3000:]
+
+    committed = await env.read(
+        env.settings.links_topic, len(want), timeout_s=60, isolation_level="read_committed"
+    )
+    assert table(committed) == want
+    assert no_repeats(committed) == []
+    # The first sub-topology: every identity record re-keyed exactly once.
+    copies = LinksTopology(3)
+    expected = sum(len(copies.route(encoded(e))) for e in events)
+    repartition = await env.read(
+        f"{env.settings.links_group_id}-repartition",
+        expected,
+        timeout_s=60,
+        isolation_level="read_committed",
+    )
+    assert len(repartition) == expected
+
+
+async def test_links_run_serves_probes_and_metrics(links_env: KafkaEnv, tmp_path: Path) -> None:
+    env = links_env
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    events = histories(300, seed=12)
+    worker = LinksProcess(
+        process_env(env) | {"BSUID_HTTP_PORT": str(port), "BSUID_HTTP_HOST": "127.0.0.1"},
+        tmp_path,
+        "probed",
+    )
+    http = aiohttp.ClientSession()
+    try:
+        await eventually(lambda: answers(http, base + "/live", 200), 60, "/live answers 200")
+        await eventually(lambda: answers(http, base + "/ready", 200), 60, "/ready turns 200")
+        samples = await scrape(http, base)
+        # Counters exist (at 0) before the first record.
+        routed = (
+            "bsuid_processor_links_output_records_total",
+            frozenset({("destination", "links")}),
+        )
+        assert samples[routed] == 0
+        await produce(env, events)
+        identity_in = (
+            "bsuid_processor_links_input_records_total",
+            frozenset({("topic", env.settings.identity_topic)}),
+        )
+
+        async def all_read() -> bool:
+            # The stage reads its own announcements back too: at least every event.
+            return (await scrape(http, base)).get(identity_in, 0) >= len(events)
+
+        await eventually(all_read, 60, f"{len(events)} identity records counted")
+
+        async def caught_up() -> bool:
+            samples = await scrape(http, base)
+            lag = [v for (n, _l), v in samples.items() if n == "bsuid_processor_consumer_lag"]
+            return len(lag) == 6 and not any(lag)  # identity and repartition, 3 each
+
+        await eventually(caught_up, 60, "consumer lag 0 on all six partitions")
+        samples = await scrape(http, base)
+        assert samples[routed] > 0
+        assert samples[("bsuid_processor_links_rotations_total", frozenset())] >= 0
+        assert samples[("bsuid_processor_links_state_links", frozenset())] > 0
+        assert samples[("bsuid_processor_ready", frozenset())] == 1
+        assert await table_when(env, oracle(events))
+    finally:
+        await http.close()
+        worker.signal(signal.SIGTERM)
+        assert await asyncio.to_thread(worker.wait, 60) == 0, worker.log_text()[-3000:]
+        worker.stop()
+
+
+async def answers(http: aiohttp.ClientSession, url: str, status: int) -> bool:
+    try:
+        return (await get(http, url))[0] == status
+    except aiohttp.ClientConnectionError:
+        return False
+
+
+async def table_when(env: KafkaEnv, want: Table) -> bool:
+    return await converged(env, want) == want
+
+
+async def test_links_run_with_two_processes(links_env: KafkaEnv, tmp_path: Path) -> None:
+    env = links_env
+    events = histories(600, seed=13)
+    await produce(env, events)
+    worker = LinksProcess(
+        process_env(env), tmp_path, "pair", "--processes", "2", "--exit-when-drained"
+    )
+    try:
+        assert await asyncio.to_thread(worker.wait, 120) == 0, worker.log_text()[-3000:]
+    finally:
+        worker.stop()
+    assert {line.get("process") for line in worker.logged("stage stopped")} == {0, 1}
+    assert await table_when(env, oracle(events))
