@@ -36,7 +36,7 @@ from processor.ops.supervisor import (
     watch_supervisor,
 )
 from processor.runtime.bounds import ReplayBounds
-from processor.runtime.clients import make_consumer, make_producer
+from processor.runtime.clients import make_consumer, make_producer, wait_for_broker
 from processor.runtime.delivery import AtLeastOnce
 from processor.runtime.errors import StageError
 from processor.runtime.guards import BrokerWatch
@@ -330,15 +330,30 @@ class JobError(Exception):
     """A Kafka job failed for a reason an operator can fix: the message is one line."""
 
 
-def run_job(job: Coroutine[Any, Any, T], settings: Settings) -> T:
-    """Run a Kafka job to its end; the failures an operator can fix become `JobError`."""
+def run_job(job: Coroutine[Any, Any, T], settings: Settings, *, wait: bool = True) -> T:
+    """Run a Kafka job to its end; the failures an operator can fix become `JobError`.
+
+    With `wait`, the job starts once the broker answers (`wait_for_broker`); stages wait
+    themselves, behind their probes.
+    """
+
+    async def waited() -> T:
+        try:
+            await wait_for_broker(settings)
+        except BaseException:
+            job.close()  # never started: nothing to clean up, nothing to warn about
+            raise
+        return await job
+
     try:
-        return asyncio.run(job)
+        return asyncio.run(waited() if wait else job)
     except (StageError, ControlTopicMissingError, TopicsMissingError) as exc:
         raise JobError(str(exc)) from None
     except KafkaConnectionError as exc:
+        detail = exc.args[0] if exc.args else "no answer"
         raise JobError(
-            f"setting bootstrap_servers: cannot reach Kafka at {settings.bootstrap_servers} ({exc})"
+            f"setting bootstrap_servers: cannot reach Kafka at {settings.bootstrap_servers}:"
+            f" {detail}"
         ) from None
 
 

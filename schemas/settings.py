@@ -75,6 +75,8 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     heartbeat_interval_ms: Positive = 3_000
     #: A broker unreachable this long makes the worker say so (and fail readiness).
     broker_unavailable_warn_s: Seconds = 15.0
+    #: How long start-up waits for a broker that is not up yet (retrying with backoff).
+    connect_timeout_s: Seconds = 60.0
     # Identity links (`links run`): the stage after the identity topic
     links_topic: str = "customer.identity.links.v1"
     #: Consumer group of `links run`; its internal topics are `<group>-repartition` and

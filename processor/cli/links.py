@@ -69,9 +69,10 @@ def run(ctx: click.Context, /, exit_when_drained: bool, **flags: Any) -> None:
     settings = settings_from(flags)
     if settings.processes > 1:
         own = given_flags(ctx, CHILD_SET)
-        sys.exit(run_kafka(wiring.supervise_stage(settings, ("links", "run"), own), settings))
+        job = wiring.supervise_stage(settings, ("links", "run"), own)
+        sys.exit(run_kafka(job, settings, wait=False))
     options = wiring.StageOptions(stop_when_drained=exit_when_drained)
-    run_kafka(wiring.serve_links(settings, options), settings)
+    run_kafka(wiring.serve_links(settings, options), settings, wait=False)
 
 
 @links.command("topics")

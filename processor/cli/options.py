@@ -119,11 +119,13 @@ def given_flags(ctx: click.Context, leave_out: frozenset[str]) -> list[str]:
     return args
 
 
-def run_kafka(job: Coroutine[Any, Any, T], settings: Settings) -> T:
-    """Run a Kafka job; the failures an operator can fix end the process with one line."""
+def run_kafka(job: Coroutine[Any, Any, T], settings: Settings, *, wait: bool = True) -> T:
+    """Run a Kafka job; the failures an operator can fix end the process with one line.
+
+    `wait`: start once the broker answers (stages wait themselves, behind their probes)."""
     from processor.wiring import JobError, run_job  # noqa: PLC0415 (only Kafka commands load it)
 
     try:
-        return run_job(job, settings)
+        return run_job(job, settings, wait=wait)
     except JobError as exc:
         raise click.ClickException(str(exc)) from None

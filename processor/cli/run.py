@@ -53,7 +53,7 @@ def run(ctx: click.Context, /, exit_when_drained: bool, **flags: Any) -> None:
         raise click.ClickException(str(exc)) from None
     if settings.processes > 1:
         own = given_flags(ctx, CHILD_SET)
-        sys.exit(run_kafka(wiring.supervise_stage(settings, ("run",), own), settings))
+        sys.exit(run_kafka(wiring.supervise_stage(settings, ("run",), own), settings, wait=False))
     options = wiring.StageOptions(stop_when_drained=exit_when_drained)
     run_kafka(
         wiring.serve_identity(settings, wiring.build_pipeline(settings, registry), options),

@@ -40,6 +40,9 @@ class StageHealth:
     first_batch_at: float = 0.0
     last_batch_at: float = 0.0
 
+    def loop_turned(self) -> None:
+        self.last_loop_at = time.monotonic()
+
     def batch_done(self, started: float, finished: float) -> None:
         """One processed batch (perf_counter times)."""
         if self.batch_seconds is not None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import structlog
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.helpers import create_ssl_context
 
 from schemas.settings import Settings
@@ -69,3 +75,51 @@ def make_producer(settings: Settings, **overrides: Any) -> Any:
 
 def make_admin(settings: Settings) -> Any:
     return AIOKafkaAdminClient(**connection_kwargs(settings))
+
+
+log = structlog.get_logger("processor.clients")
+#: Backoff between attempts to reach a broker at start-up: doubling, capped.
+FIRST_RETRY_S, MAX_RETRY_S = 0.5, 8.0
+
+
+async def wait_for_broker(
+    settings: Settings, on_attempt: Callable[[], None] = lambda: None
+) -> None:
+    """Return once the bootstrap servers answer; retry with capped exponential backoff for
+    `connect_timeout_s` (a broker still starting: on Kubernetes, Kafka and the worker start
+    together), one log line per attempt. Then raise `KafkaConnectionError`.
+
+    aiokafka logs each failed connection itself at error level; those lines are held back
+    here, where ours says the same once per attempt.
+    """
+    deadline = time.monotonic() + settings.connect_timeout_s
+    delay, attempt = FIRST_RETRY_S, 1
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        while True:
+            on_attempt()
+            client = AIOKafkaClient(**connection_kwargs(settings))
+            try:
+                await client.bootstrap()
+            except KafkaConnectionError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise KafkaConnectionError(
+                        f"no answer in {settings.connect_timeout_s:g} s ({attempt} attempts)"
+                    ) from None
+                log.warning(
+                    "broker not reachable yet, retrying",
+                    bootstrap_servers=settings.bootstrap_servers,
+                    attempt=attempt,
+                    retry_in_s=round(min(delay, left), 1),
+                )
+                await asyncio.sleep(min(delay, left))
+                delay, attempt = min(delay * 2, MAX_RETRY_S), attempt + 1
+            else:
+                return
+            finally:
+                await client.close()
+    finally:
+        quiet.setLevel(level)

@@ -20,6 +20,7 @@ from aiokafka.structs import TopicPartition
 
 from processor.ops.health import StageHealth
 from processor.runtime.bounds import ReplayBounds
+from processor.runtime.clients import wait_for_broker
 from processor.runtime.delivery import Delivery
 from processor.runtime.guards import BrokerWatch
 from processor.runtime.handler import Handler
@@ -89,6 +90,8 @@ class Stage:
         self.health.phase = "stopped"
 
     async def _start(self) -> None:
+        # Not ready (phase "starting") while the broker is not up yet; alive meanwhile.
+        await wait_for_broker(self.settings, self.health.loop_turned)
         await self.delivery.start()
         # start() bootstrapped from the broker. The probe runs on a clock: without this, a
         # stage would not turn ready before its first probe.
@@ -123,7 +126,7 @@ class Stage:
         idle_since_ms: int | None = None
         while not self._stop.is_set():
             watch.raise_if_lost()
-            health.last_loop_at = time.monotonic()
+            health.loop_turned()
             lost = await delivery.commit_due()
             if lost:
                 async with self._lock:
