@@ -55,7 +55,5 @@ def run(ctx: click.Context, /, exit_when_drained: bool, **flags: Any) -> None:
         own = given_flags(ctx, CHILD_SET)
         sys.exit(run_kafka(wiring.supervise_stage(settings, ("run",), own), settings, wait=False))
     options = wiring.StageOptions(stop_when_drained=exit_when_drained)
-    run_kafka(
-        wiring.serve_identity(settings, wiring.build_pipeline(settings, registry), options),
-        settings,
-    )
+    pipeline = wiring.build_pipeline(settings, registry)
+    run_kafka(wiring.serve_identity(settings, pipeline, options), settings, wait=False)

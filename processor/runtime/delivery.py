@@ -73,8 +73,8 @@ class Delivery(Protocol):
     async def close(self, *, abandon: bool) -> None: ...
 
 
-class AtLeastOnce:
-    """Ack-gated commits (CONTRACT 6): a committed offset always means "published before"."""
+class DeliveryBase:
+    """What every delivery is built with."""
 
     def __init__(
         self,
@@ -89,16 +89,26 @@ class AtLeastOnce:
     ) -> None:
         self.settings = settings
         self.consumer = consumer
+        #: Never transactional: outputs (at-least-once), metadata, probes, control dead letters.
         self.producer = producer
+        self.handler = handler
         self.guard = guard
         self.health = health
         #: Without a consumer group (a replay without --group) nothing is committed.
         self.commits = commits
+        self.acked: dict[TopicPartition, int] = {}
+        self.starts: dict[TopicPartition, int] = {}
+
+
+class AtLeastOnce(DeliveryBase):
+    """Ack-gated commits (CONTRACT 6): a committed offset always means "published before"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.checkpoint = Checkpoint()
         self.acked = self.checkpoint.acked
-        self.starts: dict[TopicPartition, int] = {}
-        self._outputs = Outputs(Sink(producer))
-        self._after = AfterWriter(producer, handler.logged)
+        self._outputs = Outputs(Sink(self.producer))
+        self._after = AfterWriter(self.producer, self.handler.logged)
         self._assigned: set[TopicPartition] = set()
 
     async def start(self) -> None:

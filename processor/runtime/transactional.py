@@ -22,14 +22,12 @@ import structlog
 from aiokafka.errors import IllegalOperation, InvalidProducerEpoch, KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
 
-from processor.ops.health import StageHealth
 from processor.runtime.aiokafka_private import producer_is_fenced
 from processor.runtime.clients import make_producer
-from processor.runtime.delivery import CommitGuard
+from processor.runtime.delivery import DeliveryBase
 from processor.runtime.errors import StageError, TransactionsUnsupportedError
-from processor.runtime.handler import Handler, Outputs
+from processor.runtime.handler import Outputs
 from processor.runtime.sink import Sent, Sink
-from schemas.settings import Settings
 
 log = structlog.get_logger("processor.transactions")
 
@@ -98,37 +96,18 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class ExactlyOnce:
+class ExactlyOnce(DeliveryBase):
     """Per-partition transactions instead of ack-gated offset commits."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        consumer: Any,
-        producer: Any,
-        *,
-        handler: Handler,
-        guard: CommitGuard,
-        health: StageHealth,
-        commits: bool = True,
-    ) -> None:
-        self.settings = settings
-        self.consumer = consumer
-        #: Not transactional: metadata, probes and the control topic's dead letters.
-        self.producer = producer
-        self.handler = handler
-        self.guard = guard
-        self.health = health
-        self.commits = commits
-        self.acked: dict[TopicPartition, int] = {}
-        self.starts: dict[TopicPartition, int] = {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._transactions: dict[TopicPartition, PartitionTransaction] = {}
         #: Next offset to process per partition: records fetched before a seek (handed over
         #: while the batch waited for the lock) may be older than where the partition now is.
         self._next: dict[TopicPartition, int] = {}
         self._topics: set[str] = set()
         self._lost: set[TopicPartition] = set()
-        self._prefix = settings.transactional_id_prefix or settings.group_id
+        self._prefix = self.settings.transactional_id_prefix or self.settings.group_id
 
     async def start(self) -> None:
         if not self.commits:

@@ -219,6 +219,7 @@ def test_run_never_logs_a_secret() -> None:
         BSUID_LOG_LEVEL="debug",
         BSUID_LOG_FORMAT="json",
         BSUID_HTTP_PORT="0",
+        BSUID_CONNECT_TIMEOUT_S="2",
     )
     result = cli("run", env=env)
     output = result.stdout + result.stderr
