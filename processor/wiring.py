@@ -1,40 +1,32 @@
 """Settings in, a running stage out: the one place that wires the product together.
 
 Every Kafka command comes through here: `run` and `demo` (`serve_identity`), `links run`
-(`serve_links`), `replay` (`run_replay`), `dlq redrive`. This module builds the clients,
-the handler, the delivery (at-least-once or exactly-once), the broker watch and the health,
-starts the HTTP probes and metrics, installs signal handling, and turns the failures an
-operator can fix into one line (`run_job`).
+(`serve_links`), `replay` (`run_replay`), `--processes N` (`supervise_stage`). This module
+builds the clients, the handler, the delivery (at-least-once or exactly-once), the broker
+watch and the health, hands the stage to `ops.serve` (HTTP probes and metrics, signals), and
+turns the failures an operator can fix into one line (`run_job`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
 import structlog
 from aiokafka.errors import KafkaConnectionError
-from prometheus_client.registry import Collector
 
 from processor.core.pipeline import Pipeline
 from processor.core.registry import Registry
 from processor.core.signature import SigningSecrets
 from processor.core.stats import PipelineStats
 from processor.ops.health import StageHealth
-from processor.ops.http import OpsServer
-from processor.ops.metrics import LinksCollector, PipelineCollector, StageMetrics
-from processor.ops.supervisor import (
-    PROCESS_INDEX_ENV,
-    SUPERVISOR_PID_ENV,
-    supervise,
-    watch_supervisor,
-)
+from processor.ops.metrics import LinksCollector, PipelineCollector
+from processor.ops.serve import StageOptions, handle_signals, serve
+from processor.ops.supervisor import supervise
 from processor.runtime.bounds import ReplayBounds
 from processor.runtime.clients import make_consumer, make_producer, wait_for_broker
 from processor.runtime.delivery import AtLeastOnce
@@ -55,18 +47,10 @@ from processor.stages.links import LinksHandler
 from processor.stages.replay import ReplayPlan, fix_range, remember, report_progress
 from schemas.settings import Settings
 
+__all__ = ["StageOptions", "build_pipeline", "run_job", "serve_identity", "serve_links"]
+
 log = structlog.get_logger("processor.wiring")
 T = TypeVar("T")
-
-
-@dataclass
-class StageOptions:
-    stop_when_drained: bool = False
-    install_signal_handlers: bool = True
-    health: StageHealth = field(default_factory=StageHealth)
-    #: Awaited once the HTTP server listens, before the stage starts: lets a caller hold the
-    #: stage (to stop it) and see the not-yet-ready state.
-    on_started: Callable[[Stage], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -237,7 +221,7 @@ async def run_replay(
         bounds=bounds,
     )
     if install_signal_handlers:
-        _install_signal_handlers(stage)
+        handle_signals(stage)
     started = time.perf_counter()
     reporter = asyncio.create_task(report_progress(stage.delivery.acked, bounds, on_progress))
     try:
@@ -255,75 +239,6 @@ async def run_replay(
         on_progress(*progress)
     seconds = time.perf_counter() - started
     return ReplayResult(pipeline.stats, seconds, len(bounds.starts), progress, complete)
-
-
-async def serve(
-    stage: Stage, settings: Settings, options: StageOptions, *collectors: Collector
-) -> Stage:
-    """Run `stage` with its probes, metrics and signal handling until it stops."""
-    if options.install_signal_handlers:
-        _install_signal_handlers(stage)
-    watch = _watch_supervisor(stage)
-    log.info(
-        "stage starting",
-        stage=stage.name,
-        bootstrap_servers=settings.bootstrap_servers,
-        topics=list(stage.handler.inputs),
-        group=settings.group_id,
-        guarantee=settings.guarantee,
-    )
-    ops = await _start_http(settings, stage.health, collectors)
-    try:
-        if options.on_started is not None:
-            await options.on_started(stage)
-        await stage.run()
-    finally:
-        # The probes go with the stage: nothing answers for a stage that has stopped.
-        if ops is not None:
-            await ops.stop()
-        if watch is not None:
-            watch.cancel()
-    log.info("stage stopped", stage=stage.name, **stage.handler.summary())
-    return stage
-
-
-def _install_signal_handlers(stage: Stage) -> None:
-    """First SIGTERM/SIGINT asks for a drain; a second one gets the default behaviour back."""
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        log.info("stopping: draining in-flight outputs", signal=signal.Signals(signum).name)
-        stage.request_stop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
-
-
-def _watch_supervisor(stage: Stage) -> asyncio.Task[None] | None:
-    """One of `--processes N`'s children: say which in every line, stop with the supervisor."""
-    if SUPERVISOR_PID_ENV not in os.environ:
-        return None
-    structlog.contextvars.bind_contextvars(process=int(os.environ.get(PROCESS_INDEX_ENV, "0")))
-    return asyncio.create_task(watch_supervisor(stage.request_stop))
-
-
-async def _start_http(
-    settings: Settings, health: StageHealth, collectors: tuple[Collector, ...]
-) -> OpsServer | None:
-    """Probes and metrics on `http_host:http_port`; none when the port is 0 (demo, tests)."""
-    if settings.http_port == 0:
-        return None
-    ops = OpsServer(health, StageMetrics(health, *collectors))
-    try:
-        await ops.start(settings.http_host, settings.http_port)
-    except OSError as exc:
-        raise StageError(
-            f"setting http_port: cannot listen on {settings.http_host}:{settings.http_port}: "
-            f"{exc.strerror or exc}"
-        ) from None
-    return ops
 
 
 class JobError(Exception):
