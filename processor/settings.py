@@ -15,8 +15,10 @@ from typing import Any, Final
 import msgspec
 
 from processor.core.phone import normalize_phone
+from processor.core.pipeline import Pipeline
 from processor.core.registry import Registry
-from schemas.registry import RegistryFile
+from processor.core.signature import SigningSecrets
+from schemas.registry import NumberEntry, RegistryFile
 from schemas.settings import SECRET_FIELDS, Settings
 
 #: Environment variable of each setting; the names of CONTRACT 7 for Kafka, BSUID_* otherwise.
@@ -48,7 +50,13 @@ class SettingsError(Exception):
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, str]:
-    return {name: environ[var] for name, var in ENV_VARS.items() if environ.get(var)}
+    # An empty variable is unset, except for a secret: an empty secret is a mistake to name
+    # (a Kubernetes Secret with an empty key), not a quiet "verify nothing".
+    return {
+        name: environ[var]
+        for name, var in ENV_VARS.items()
+        if environ.get(var) or (var in environ and name in SECRET_FIELDS)
+    }
 
 
 def _from_toml(path: str) -> dict[str, Any]:
@@ -87,7 +95,52 @@ def load_settings(
     except msgspec.ValidationError as exc:
         raise SettingsError(f"setting {_setting_name(str(exc))}: {exc}") from None
     _check_consistency(settings)
+    _check_signatures(settings, {name for name in SIGNING_SECRETS if merged.get(name) == ""})
     return settings
+
+
+#: The webhook signing secrets, by setting name.
+SIGNING_SECRETS: Final = ("meta_app_secret", "connectly_webhook_secret")
+
+
+def _check_signatures(settings: Settings, empty: set[str]) -> None:
+    """An empty secret set on purpose is an error unless verification is off; requiring
+    signatures without any secret is one too."""
+    if not settings.verify_signatures:
+        if settings.require_signatures:
+            raise SettingsError(
+                "setting require_signatures: cannot require signatures with verify_signatures off"
+            )
+        return
+    for name in sorted(empty):
+        raise SettingsError(
+            f"setting {name}: set but empty ({ENV_VARS[name]}); give the secret, unset it to"
+            " leave that source unverified, or set verify_signatures = false"
+        )
+    if settings.require_signatures and not any(getattr(settings, n) for n in SIGNING_SECRETS):
+        raise SettingsError(
+            "setting require_signatures: no signing secret is set "
+            f"({' or '.join(ENV_VARS[n] for n in SIGNING_SECRETS)})"
+        )
+
+
+def signing_secrets(settings: Settings) -> SigningSecrets:
+    """The secrets the pipeline verifies with (none when verification is off)."""
+    if not settings.verify_signatures:
+        return SigningSecrets()
+    return SigningSecrets(
+        meta=settings.meta_app_secret.encode(),
+        connectly=settings.connectly_webhook_secret.encode(),
+    )
+
+
+def build_pipeline(settings: Settings, registry: Registry) -> Pipeline:
+    """The pure pipeline as the settings configure it: the same for every entry point."""
+    return Pipeline(
+        registry=registry,
+        secrets=signing_secrets(settings),
+        include_standby=settings.include_standby,
+    )
 
 
 def _check_consistency(settings: Settings) -> None:
@@ -122,32 +175,53 @@ def masked(settings: Settings) -> dict[str, Any]:
 
 
 def load_registry(path: str) -> Registry:
-    """The number registry file; a malformed one stops the command naming entry and field."""
+    """The number registry file; a wrong one stops the command with one line naming the
+    entry and the field (`numbers validate` lists every problem)."""
     if not path:
         return Registry()
+    entries, problems = check_registry(path)
+    if problems:
+        more = f" (and {len(problems) - 1} more: see `numbers validate`)" if problems[1:] else ""
+        raise SettingsError(f"setting numbers: {problems[0]}{more}")
+    return Registry(entries)
+
+
+def check_registry(path: str) -> tuple[list[NumberEntry], list[str]]:
+    """The entries of a registry file and every problem found in it, one line each."""
     try:
         registry_file = msgspec.toml.decode(Path(path).read_bytes(), type=RegistryFile)
     except OSError as exc:
-        raise SettingsError(f"setting numbers: cannot read {path}: {exc.strerror}") from None
+        return [], [f"cannot read {path}: {exc.strerror}"]
     except msgspec.ValidationError as exc:
         where = re.sub(r"\$\.number\[(\d+)\]", lambda m: f"number #{int(m[1]) + 1}", str(exc))
-        raise SettingsError(f"setting numbers: {path}: {where}") from None
+        return [], [f"{path}: {where}"]
     except msgspec.DecodeError as exc:
-        raise SettingsError(f"setting numbers: {path} is not valid TOML: {exc}") from None
-    for index, entry in enumerate(registry_file.number, start=1):
+        return [], [f"{path} is not valid TOML: {exc}"]
+    entries = registry_file.number
+    if not entries:
+        return [], [f"{path} lists no numbers (expected [[number]] tables)"]
+    problems: list[str] = []
+    seen_numbers: dict[str, int] = {}
+    seen_ids: dict[str, int] = {}
+    for index, entry in enumerate(entries, start=1):
+        where = f"{path}: number #{index}"
         if not entry.number and not entry.phone_number_id:
-            raise SettingsError(
-                f"setting numbers: {path}: number #{index} needs `number` or `phone_number_id`"
-            )
-        if entry.number and normalize_phone(entry.number) is None:
-            raise SettingsError(
-                f"setting numbers: {path}: number #{index} field `number`: "
-                f"{entry.number!r} is not a phone number"
-            )
+            problems.append(f"{where} needs `number` or `phone_number_id`")
+        phone = normalize_phone(entry.number) if entry.number else None
+        if entry.number and phone is None:
+            problems.append(f"{where} field `number`: {entry.number!r} is not a phone number")
         if not entry.scope or "/" in entry.scope:
             # Identity keys are `<scope>/<id>`: a "/" in a scope would blur where scopes end.
-            raise SettingsError(
-                f"setting numbers: {path}: number #{index} field `scope` must be non-empty "
-                "and without '/'"
-            )
-    return Registry(registry_file.number)
+            problems.append(f"{where} field `scope` must be non-empty and without '/'")
+        if phone is not None:
+            first = seen_numbers.setdefault(phone.e164, index)
+            if first != index:
+                problems.append(f"{where} repeats {phone.e164} of number #{first}")
+        if entry.phone_number_id:
+            first = seen_ids.setdefault(entry.phone_number_id, index)
+            if first != index:
+                problems.append(
+                    f"{where} field `phone_number_id`: {entry.phone_number_id} is already "
+                    f"number #{first}'s (one id names one number)"
+                )
+    return entries, problems

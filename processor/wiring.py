@@ -20,8 +20,6 @@ import structlog
 from aiokafka.errors import KafkaConnectionError
 
 from processor.core.pipeline import Pipeline
-from processor.core.registry import Registry
-from processor.core.signature import SigningSecrets
 from processor.core.stats import PipelineStats
 from processor.ops.health import StageHealth
 from processor.ops.metrics import LinksCollector, PipelineCollector
@@ -41,6 +39,7 @@ from processor.runtime.topics import (
     topic_specs,
 )
 from processor.runtime.transactional import ExactlyOnce
+from processor.settings import build_pipeline
 from processor.stages.control import ControlFollower, ControlTopicMissingError
 from processor.stages.identity import IdentityHandler, output_topics
 from processor.stages.links import LinksHandler
@@ -62,17 +61,6 @@ class Clients:
     @classmethod
     def of(cls, settings: Settings, group: str | None) -> Clients:
         return cls(make_consumer(settings, group_id=group), make_producer(settings))
-
-
-def build_pipeline(settings: Settings, registry: Registry) -> Pipeline:
-    return Pipeline(
-        registry=registry,
-        secrets=SigningSecrets(
-            meta=settings.meta_app_secret.encode(),
-            connectly=settings.connectly_webhook_secret.encode(),
-        ),
-        include_standby=settings.include_standby,
-    )
 
 
 def build_stage(
@@ -148,6 +136,11 @@ def identity_stage(
 
 async def serve_identity(settings: Settings, pipeline: Pipeline, options: StageOptions) -> Stage:
     """`run` (and `demo`): the identity stage in the consumer group until stopped."""
+    if not pipeline.secrets.any:
+        log.warning(
+            "webhook signatures are not verified: no signing secret is set "
+            "(set require_signatures to refuse to start like this)"
+        )
     if settings.create_topics:
         await ensure_topics(settings, topic_specs(settings))
     stage = identity_stage(

@@ -54,6 +54,10 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     numbers: str = ""
     meta_app_secret: str = ""
     connectly_webhook_secret: str = ""
+    #: Check webhook signatures where a secret is set. Off: secrets are ignored.
+    verify_signatures: bool = True
+    #: Refuse to start unless a signing secret is set (and verification is on).
+    require_signatures: bool = False
     include_standby: bool = True
     # Worker
     group_id: str = "bsuid-processor"

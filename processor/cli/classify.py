@@ -13,9 +13,10 @@ import msgspec
 from processor.cli.options import common_options, settings_from
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
-from processor.core.signature import SigningSecrets
-from processor.settings import SettingsError, load_registry
+from processor.core.stats import PipelineStats
+from processor.settings import ENV_VARS, SettingsError, build_pipeline, load_registry
 from schemas.classify_line import ClassifyLine
+from schemas.settings import Settings
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -45,7 +46,10 @@ def to_line(output: OutputRecord) -> ClassifyLine:
 def classify_stream(
     pipeline: Pipeline, lines: Iterator[tuple[str, int, bytes]], out: IO[bytes]
 ) -> int:
-    """Write one output line per output record, in input order; return the inputs read."""
+    """Write one output line per output record, in input order; return the inputs read.
+
+    What was produced is written out even when reading stops half way (a file that cannot
+    be read): the lines before it are not lost."""
     buffer: list[bytes] = []
 
     def emit(output: OutputRecord) -> None:
@@ -53,43 +57,87 @@ def classify_stream(
         buffer.append(b"\n")
 
     count = 0
-    for name, number, line in lines:
-        pipeline.process(InputRecord(value=line, topic=name, offset=number), emit)
-        count += 1
-        if len(buffer) > 512:
-            out.write(b"".join(buffer))
-            buffer.clear()
-    out.write(b"".join(buffer))
-    out.flush()
+    try:
+        for name, number, line in lines:
+            pipeline.process(InputRecord(value=line, topic=name, offset=number), emit)
+            count += 1
+            if len(buffer) > 512:
+                out.write(b"".join(buffer))
+                buffer.clear()
+    finally:
+        out.write(b"".join(buffer))
+        out.flush()
     return count
 
 
+def summary(stats: PipelineStats, settings: Settings) -> str:
+    """One line: inputs, outputs per route, dead letters per code and why, skips."""
+    routes = stats.by_route()
+    parts = [f"classify: {stats.records:,} in"]
+    parts += [f"{routes[route]:,} {route}" for route in ("identity", "dropped", "dlq")]
+    line = ", ".join(parts)
+    if stats.dead_letters:
+        codes = ", ".join(f"{code} {n:,}" for code, n in sorted(stats.dead_letters.items()))
+        line += f" ({codes})"
+    skipped = sum(stats.skips.values())
+    if skipped:
+        line += f", {skipped:,} skipped"
+    if stats.dead_letters.get("bad_signature") and settings.verify_signatures:
+        secrets = [ENV_VARS[n] for n in ("meta_app_secret", "connectly_webhook_secret")]
+        line += (
+            f"; bad_signature: a signing secret is set ({' or '.join(secrets)}) and a body"
+            " read by classify carries no signature header: unset it, or pass"
+            " --no-verify-signatures"
+        )
+    return line
+
+
 @click.command()
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Write the output lines to this file instead of stdout",
+)
+@click.option(
+    "--fail-on-dlq", is_flag=True, help="Exit 1 when any input went to the dead-letter output"
+)
 @click.option(
     "--include-standby/--ignore-standby",
     default=None,
     help="Process standby copies [env BSUID_INCLUDE_STANDBY]",
 )
+@click.option(
+    "--verify-signatures/--no-verify-signatures",
+    "verify_signatures",
+    default=None,
+    help="Check signatures where a secret is set [env BSUID_VERIFY_SIGNATURES]",
+)
 @common_options
-def classify(files: tuple[str, ...], **flags: Any) -> None:
+def classify(files: tuple[str, ...], output: str, fail_on_dlq: bool, **flags: Any) -> None:
     """Classify webhook bodies offline (no Kafka).
 
     Reads JSON Lines (one webhook body per line) from FILES or stdin and writes one JSON line
-    per output record to stdout: {"route", "key", "headers", "value"}. Exits 0 when every input
-    was handled, dead letters included.
+    per output record to stdout: {"route", "key", "headers", "value"}; a summary line goes to
+    stderr. Exits 0 when every input was handled, dead letters included (with --fail-on-dlq,
+    1 if any input was dead-lettered).
     """
     settings = settings_from(flags)
     try:
-        registry = load_registry(settings.numbers)
+        pipeline = build_pipeline(settings, load_registry(settings.numbers))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    pipeline = Pipeline(
-        registry=registry,
-        secrets=SigningSecrets(
-            meta=settings.meta_app_secret.encode(),
-            connectly=settings.connectly_webhook_secret.encode(),
-        ),
-        include_standby=settings.include_standby,
-    )
-    classify_stream(pipeline, _lines(files), sys.stdout.buffer)
+    try:
+        sink = nullcontext(sys.stdout.buffer) if output == "-" else open(output, "wb")  # noqa: SIM115
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot write {output}: {exc.strerror}", param_hint="'--output'"
+        ) from None
+    with sink as out:
+        classify_stream(pipeline, _lines(files), out)
+    click.echo(summary(pipeline.stats, settings), err=True)
+    dead = sum(pipeline.stats.dead_letters.values())
+    if fail_on_dlq and dead:
+        raise click.ClickException(f"{dead:,} input(s) went to the dead-letter output")

@@ -15,7 +15,7 @@ import msgspec
 
 from processor.cli.options import settings_from
 from processor.cli.run import run
-from processor.settings import ENV_VARS, masked
+from processor.settings import ENV_VARS, SIGNING_SECRETS, masked
 
 
 def _toml_value(value: Any) -> str:
@@ -32,7 +32,10 @@ def _toml_value(value: Any) -> str:
 def to_toml(values: Mapping[str, Any]) -> str:
     """Flat TOML, one `name = value  # ENV_VAR` line per setting (msgspec needs tomli_w)."""
     lines = ["# Effective settings: flags > environment > TOML file > defaults. Secrets masked."]
-    lines += [f"{name} = {_toml_value(v)}  # {ENV_VARS[name]}" for name, v in values.items()]
+    for name, value in values.items():
+        line = f"{name} = {_toml_value(value)}  # {ENV_VARS[name]}"
+        # An unset secret stays unset when this file is read back (set but empty is an error).
+        lines.append(f"# {line} (not set)" if name in SIGNING_SECRETS and value == "" else line)
     return "\n".join(lines) + "\n"
 
 

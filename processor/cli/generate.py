@@ -14,9 +14,21 @@ from processor.devkit.publish import publish
 
 
 @click.command(name="generate")
-@click.option("--count", type=int, default=10_000, show_default=True, help="Records to generate")
+@click.option(
+    "--count",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Records to generate",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same bytes")
-@click.option("--malformed-ratio", type=float, default=0.02, show_default=True)
+@click.option(
+    "--malformed-ratio",
+    type=click.FloatRange(0.0, 0.99),
+    default=0.02,
+    show_default=True,
+    help="Share of malformed bodies",
+)
 @click.option("--topic", default=None, help="Publish to this topic instead of writing stdout")
 @click.option(
     "--registry-out",
@@ -38,7 +50,12 @@ def generate_command(
     Without --topic, writes one body per line to stdout: the input format of `classify`.
     """
     if registry_out:
-        Path(registry_out).write_text(demo_registry_toml())
+        try:
+            Path(registry_out).write_text(demo_registry_toml())
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot write {registry_out}: {exc.strerror}", param_hint="'--registry-out'"
+            ) from None
     records = generate(count, seed=seed, malformed_ratio=malformed_ratio)
     if topic is None:
         out = sys.stdout.buffer

@@ -9,9 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from processor.cli.options import kafka_options, parse_time, run_kafka, settings_from
+from processor.cli.options import IsoTime, kafka_options, run_kafka, settings_from
 from processor.core.phone import normalize_phone
-from processor.settings import SettingsError, load_registry
+from processor.settings import SettingsError, check_registry, load_registry
 from processor.stages.control import latest_changes, publish_change
 from schemas.control import EnablementState
 
@@ -26,14 +26,16 @@ def numbers() -> None:
 @click.option("--enabled/--disabled", required=True, help="BSUID support on this number")
 @click.option("--scope", required=True, help="Business portfolio (the BSUID scope)")
 @click.option("--phone-number-id", default="", help="Meta's id for the number")
-@click.option("--effective-at", default=None, help="ISO 8601 time with zone; default: now")
+@click.option(
+    "--effective-at", type=IsoTime(), default=None, help="ISO 8601 time with zone; default: now"
+)
 @kafka_options
 def set_number(
     number: str,
     enabled: bool,
     scope: str,
     phone_number_id: str,
-    effective_at: str | None,
+    effective_at: datetime | None,
     **flags: Any,
 ) -> None:
     """Publish a change for NUMBER (E.164) that takes effect at --effective-at.
@@ -44,7 +46,7 @@ def set_number(
     phone = normalize_phone(number)
     if phone is None:
         raise click.BadParameter(f"{number!r} is not a phone number", param_hint="NUMBER")
-    when = parse_time(effective_at) if effective_at else datetime.now(UTC)
+    when = effective_at or datetime.now(UTC)
     state = EnablementState(
         number=phone.e164,
         phone_number_id=phone_number_id,
@@ -95,3 +97,18 @@ def list_numbers(**flags: Any) -> None:
                 "control topic",
             )
     Console().print(table)
+
+
+@numbers.command(name="validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+def validate(file: str) -> None:
+    """Check a number registry FILE: TOML shape, phone numbers, scopes, duplicate numbers, a
+    phone_number_id under two numbers, an empty file. One line per problem, exit 1 if any."""
+    entries, problems = check_registry(file)
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    enabled = sum(entry.bsuid_enabled for entry in entries)
+    scopes = len({entry.scope for entry in entries})
+    click.echo(f"{file}: {len(entries)} numbers, {enabled} BSUID-enabled, {scopes} scopes: OK")

@@ -52,6 +52,12 @@ HTTP_PORT = click.option(
     type=int,
     help="Port of /metrics, /healthz, /readyz; 0 turns it off [env BSUID_HTTP_PORT]",
 )
+REQUIRE_SIGNATURES = click.option(
+    "--require-signatures/--no-require-signatures",
+    "require_signatures",
+    default=None,
+    help="Refuse to start without a webhook signing secret [env BSUID_REQUIRE_SIGNATURES]",
+)
 SHUTDOWN_TIMEOUT = _flag("shutdown_timeout_s", "Longest drain on SIGTERM", type=float)
 EXIT_WHEN_DRAINED = click.option(
     "--exit-when-drained",
@@ -95,10 +101,26 @@ def parse_time(text: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO 8601 time") from None
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 time (e.g. 2026-07-01T09:00:00Z)"
+        ) from None
     if when.tzinfo is None:
         raise click.BadParameter(f"{text!r} needs a time zone (e.g. Z or +02:00)")
     return when
+
+
+class IsoTime(click.ParamType[datetime]):
+    """A flag holding an ISO 8601 time with a zone; a wrong value names the flag."""
+
+    name = "ISO-TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
 
 
 def given_flags(ctx: click.Context, leave_out: frozenset[str]) -> list[str]:

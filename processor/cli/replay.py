@@ -13,9 +13,47 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from processor.cli.options import GUARANTEE, kafka_options, parse_time, run_kafka, settings_from
+from processor.cli.options import (
+    GUARANTEE,
+    REQUIRE_SIGNATURES,
+    kafka_options,
+    parse_time,
+    run_kafka,
+    settings_from,
+)
 from processor.runtime.bounds import Start
 from processor.settings import SettingsError, load_registry
+
+
+class ReplayStart(click.ParamType[Start]):
+    """`--from`: earliest, an ISO time, or partition:offset pairs; a wrong value names it."""
+
+    name = "START"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_start(value)
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def parse_end(text: str) -> int | None:
+    """`--to`: `end` (None: the end offsets as of the start) or an ISO time, in unix ms."""
+    return None if text == "end" else int(parse_time(text).timestamp() * 1000)
+
+
+class ReplayEnd(click.ParamType["int | None"]):
+    name = "END"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_end(value)
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
 
 
 def parse_start(text: str) -> Start:
@@ -26,27 +64,41 @@ def parse_start(text: str) -> Start:
         try:
             return {int(p): int(o) for p, o in (item.split(":") for item in text.split(","))}
         except ValueError:
-            raise click.BadParameter(f"{text!r}: expected partition:offset[,...]") from None
-    return parse_time(text)
+            raise click.BadParameter(
+                f"{text!r}: expected earliest, an ISO time or partition:offset[,...]"
+            ) from None
+    try:
+        return parse_time(text)
+    except click.BadParameter:
+        raise click.BadParameter(
+            f"{text!r}: expected earliest, an ISO 8601 time with a zone or partition:offset[,...]"
+        ) from None
 
 
 @click.command()
 @click.option(
     "--from",
     "start",
+    type=ReplayStart(),
     default="earliest",
     show_default=True,
     help="earliest | ISO time | P:O[,P:O...]",
 )
 @click.option(
-    "--to", "end", default="end", show_default=True, help="end (offsets as of the start) | ISO time"
+    "--to",
+    "end",
+    type=ReplayEnd(),
+    default="end",
+    show_default=True,
+    help="end (offsets as of the start) | ISO time",
 )
 @click.option("--output-suffix", default="", help="Write to <topic><suffix> (created if missing)")
 @click.option("--group", default=None, help="Commit progress in this group; a rerun resumes")
 @kafka_options
 @GUARANTEE
+@REQUIRE_SIGNATURES
 def replay_command(
-    start: str, end: str, output_suffix: str, group: str | None, **flags: Any
+    start: Start, end: int | None, output_suffix: str, group: str | None, **flags: Any
 ) -> None:
     """Replay a range of the raw topic through the pipeline, then stop and print a summary.
 
@@ -58,8 +110,8 @@ def replay_command(
 
     settings = settings_from(flags)
     plan = ReplayPlan(
-        start=parse_start(start),
-        to_ms=None if end == "end" else int(parse_time(end).timestamp() * 1000),
+        start=start,
+        to_ms=end,
         output_suffix=output_suffix,
         group=group,
     )

@@ -13,6 +13,7 @@ from processor.cli.options import (
     GUARANTEE,
     HTTP_PORT,
     PROCESSES,
+    REQUIRE_SIGNATURES,
     SHUTDOWN_TIMEOUT,
     given_flags,
     kafka_options,
@@ -28,6 +29,7 @@ CHILD_SET = frozenset({"processes", "http_port", "create_topics"})
 @click.command()
 @kafka_options
 @GUARANTEE
+@REQUIRE_SIGNATURES
 @CREATE_TOPICS
 @HTTP_PORT
 @PROCESSES
