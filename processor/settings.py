@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 
@@ -79,6 +79,31 @@ def _setting_name(error: str) -> str:
     return match.group(1) if match else "?"
 
 
+def _invalid(
+    error: msgspec.ValidationError, merged: dict[str, Any], sources: Mapping[str, str]
+) -> str:
+    """One line: the setting, what was expected, what was given and where it came from."""
+    text = str(error)
+    name = _setting_name(text)
+    source = sources.get(name, "the settings")
+    if "unknown field" in text:
+        return f"setting {name}: not a setting (in {source}; `config show` lists them all)"
+    allowed = _choices(name)
+    if allowed:
+        expected = "expected one of " + ", ".join(allowed)
+    else:
+        expected = re.sub(r" - at `\$\.\w+`$|, got `\w+`", "", text).replace("`", "")
+        expected = expected[:1].lower() + expected[1:]
+    given = f"; got {merged[name]!r} from {source}" if name in merged else ""
+    return f"setting {name}: {expected}{given}"
+
+
+def _choices(name: str) -> tuple[str, ...]:
+    """The values a Literal-typed setting takes (none for other settings)."""
+    hint = get_type_hints(Settings).get(name)
+    return tuple(str(v) for v in get_args(hint)) if get_origin(hint) is Literal else ()
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -87,13 +112,17 @@ def load_settings(
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     config_path = flags.pop("config", None) or environ.get(CONFIG_ENV)
     merged: dict[str, Any] = _from_toml(config_path) if config_path else {}
-    merged |= _from_env(environ)
-    merged |= flags
+    sources = dict.fromkeys(merged, f"{config_path}")
+    sources["config"] = f"{config_path}"
+    env = _from_env(environ)
+    sources |= {name: ENV_VARS[name] for name in env}
+    sources |= {name: "--" + name.replace("_", "-") for name in flags}
+    merged |= env | flags
     try:
         # str_values: environment values are strings ("8080", "false") and must convert too.
         settings = msgspec.convert(merged, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise SettingsError(f"setting {_setting_name(str(exc))}: {exc}") from None
+        raise SettingsError(_invalid(exc, merged, sources)) from None
     _check_consistency(settings)
     _check_signatures(settings, {name for name in SIGNING_SECRETS if merged.get(name) == ""})
     return settings

@@ -10,11 +10,11 @@ from typing import IO, Any
 import click
 import msgspec
 
-from processor.cli.options import common_options, settings_from
+from processor.cli.options import common_options, registry_from, settings_from
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
 from processor.core.stats import PipelineStats
-from processor.settings import ENV_VARS, SettingsError, build_pipeline, load_registry
+from processor.settings import ENV_VARS, build_pipeline
 from schemas.classify_line import ClassifyLine
 from schemas.settings import Settings
 
@@ -125,10 +125,7 @@ def classify(files: tuple[str, ...], output: str, fail_on_dlq: bool, **flags: An
     1 if any input was dead-lettered).
     """
     settings = settings_from(flags)
-    try:
-        pipeline = build_pipeline(settings, load_registry(settings.numbers))
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    pipeline = build_pipeline(settings, registry_from(settings))
     try:
         sink = nullcontext(sys.stdout.buffer) if output == "-" else open(output, "wb")  # noqa: SIM115
     except OSError as exc:
@@ -137,7 +134,9 @@ def classify(files: tuple[str, ...], output: str, fail_on_dlq: bool, **flags: An
         ) from None
     with sink as out:
         classify_stream(pipeline, _lines(files), out)
-    click.echo(summary(pipeline.stats, settings), err=True)
+    line = summary(pipeline.stats, settings)
     dead = sum(pipeline.stats.dead_letters.values())
     if fail_on_dlq and dead:
-        raise click.ClickException(f"{dead:,} input(s) went to the dead-letter output")
+        # The summary becomes the one error line: it says which codes.
+        raise click.ClickException(f"{line}; --fail-on-dlq: {dead:,} input(s) dead-lettered")
+    click.echo(line, err=True)

@@ -13,7 +13,13 @@ from processor.devkit.demo import run_demo, start_demo_broker, summary_tables
 
 
 @click.command()
-@click.option("--records", type=int, default=50_000, show_default=True, help="Webhooks to generate")
+@click.option(
+    "--records",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Webhooks to generate",
+)
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning"
 )

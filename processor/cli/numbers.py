@@ -9,9 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from processor.cli.options import IsoTime, kafka_options, run_kafka, settings_from
+from processor.cli.options import IsoTime, kafka_options, registry_from, run_kafka, settings_from
 from processor.core.phone import normalize_phone
-from processor.settings import SettingsError, check_registry, load_registry
+from processor.settings import check_registry
 from processor.stages.control import latest_changes, publish_change
 from schemas.control import EnablementState
 
@@ -63,10 +63,7 @@ def set_number(
 def list_numbers(**flags: Any) -> None:
     """Print the registry file and every change published on the control topic."""
     settings = settings_from(flags)
-    try:
-        registry = load_registry(settings.numbers)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    registry = registry_from(settings)
     table = Table(title="Business numbers")
     for column in (
         "number",

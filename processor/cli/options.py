@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 import click
 
+from processor.core.registry import Registry
 from processor.ops.log import configure_logging
-from processor.settings import ENV_VARS, SettingsError, load_settings
+from processor.settings import ENV_VARS, SettingsError, load_registry, load_settings
 from schemas.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,14 +87,28 @@ def kafka_options(func: F) -> F:
     return _apply(func, _KAFKA + _COMMON)
 
 
+class SettingError(click.ClickException):
+    """A wrong setting (flag, environment, settings or registry file): a usage mistake."""
+
+    exit_code = 2
+
+
 def settings_from(flags: dict[str, Any]) -> Settings:
     """Settings from the command's flags; a wrong setting ends the process with one line."""
     try:
         settings = load_settings(flags)
     except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise SettingError(str(exc)) from None
     configure_logging(settings.log_format, settings.log_level)
     return settings
+
+
+def registry_from(settings: Settings) -> Registry:
+    """The number registry the settings name; a wrong file ends the process with one line."""
+    try:
+        return load_registry(settings.numbers)
+    except SettingsError as exc:
+        raise SettingError(str(exc)) from None
 
 
 def parse_time(text: str) -> datetime:

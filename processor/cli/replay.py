@@ -18,11 +18,11 @@ from processor.cli.options import (
     REQUIRE_SIGNATURES,
     kafka_options,
     parse_time,
+    registry_from,
     run_kafka,
     settings_from,
 )
 from processor.runtime.bounds import Start
-from processor.settings import SettingsError, load_registry
 
 
 class ReplayStart(click.ParamType[Start]):
@@ -115,10 +115,7 @@ def replay_command(
         output_suffix=output_suffix,
         group=group,
     )
-    try:
-        pipeline = wiring.build_pipeline(settings, load_registry(settings.numbers))
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    pipeline = wiring.build_pipeline(settings, registry_from(settings))
     update, close = progress_printer()
     try:
         job = wiring.run_replay(settings, pipeline, plan, update, install_signal_handlers=True)

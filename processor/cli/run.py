@@ -17,10 +17,10 @@ from processor.cli.options import (
     SHUTDOWN_TIMEOUT,
     given_flags,
     kafka_options,
+    registry_from,
     run_kafka,
     settings_from,
 )
-from processor.settings import SettingsError, load_registry
 
 #: Flags the parent of `--processes N` sets itself for each child.
 CHILD_SET = frozenset({"processes", "http_port", "create_topics"})
@@ -49,10 +49,7 @@ def run(ctx: click.Context, /, exit_when_drained: bool, **flags: Any) -> None:
     from processor import wiring  # noqa: PLC0415 (loads aiokafka: not for --help)
 
     settings = settings_from(flags)
-    try:
-        registry = load_registry(settings.numbers)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    registry = registry_from(settings)
     if settings.processes > 1:
         own = given_flags(ctx, CHILD_SET)
         sys.exit(run_kafka(wiring.supervise_stage(settings, ("run",), own), settings, wait=False))
