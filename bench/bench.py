@@ -11,6 +11,10 @@ topic of `--partitions` partitions, then read by
 (a) baseline: `_baseline.py`, a bare aiokafka consumer group that decodes each value with a
     typed msgspec decoder, encodes a small envelope around it and produces it with the batch
     API (one batch per partition), committing `{tp: offset + 1}` after the acks;
+(a') pipeline loop: `_pipeline_loop.py`, a bare aiokafka loop (getmany, batch-API produce,
+    commit after acks) running the product's own `Pipeline.process`: the worker against it is
+    the cost of the stage runtime (`ratio_vs_pipeline_loop`), it against (a) the cost of the
+    per-record work;
 (b) processor: `python -m processor run --exit-when-drained`, configured by environment
     variables, with its own fresh output topics and group;
 (b'') the same with `--processes N` (default: the machine's cores; 1 skips it): N workers of
@@ -97,6 +101,7 @@ from _profile import write_reports
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 BASELINE = ROOT / "bench" / "_baseline.py"
+PIPELINE_LOOP = ROOT / "bench" / "_pipeline_loop.py"
 MEMORY_MARKS = (100_000, 1_000_000)
 MB = 1024 * 1024
 
@@ -174,6 +179,8 @@ class Bench:
     exactly_once: Pass | None = None
     #: `run --processes N` (N = cores) on the same data, when the machine has several cores.
     multi_process: Pass | None = None
+    #: The bare aiokafka loop running the same `Pipeline.process`.
+    pipeline_loops: list[Pass] = field(default_factory=list)
 
     @property
     def raw_partitions(self) -> list[TopicPartition]:
@@ -219,6 +226,32 @@ class Bench:
         )
         counters = msgspec.json.decode((self.workdir / f"{name}.out").read_bytes().splitlines()[-1])
         return Pass(measured, 1.0, 1.0, extra=counters)
+
+    async def pipeline_loop(self, k: int) -> Pass:
+        """The same `Pipeline.process` in a bare aiokafka loop (`_pipeline_loop.py`)."""
+        prefix = f"bench.{self.run_id}.loop.{k}"
+        outputs = [f"{prefix}.{route}" for route in ("identity", "dropped", "dlq")]
+        await self.create(*(TopicSpec(t, self.partitions, dict(LARGE_RECORDS)) for t in outputs))
+        group = f"{prefix}.group"
+        name = f"pipeline-loop-{k}"
+        cmd = [sys.executable, str(PIPELINE_LOOP), self.broker.bootstrap_servers]
+        cmd += [self.settings.raw_topic, group, str(self.total), str(self.session_timeout_ms)]
+        cmd += [self.settings.numbers, *outputs]
+        measured = await run_measured(
+            name,
+            cmd,
+            env=self.base_env() | {"PYTHONPATH": str(ROOT)},
+            bootstrap_servers=self.broker.bootstrap_servers,
+            group=group,
+            partitions=self.raw_partitions,
+            total=self.total,
+            stdout_path=self.workdir / f"{name}.out",
+            stderr_path=self.workdir / f"{name}.err",
+            timeout_s=self.timeout_s,
+        )
+        counters = msgspec.json.decode((self.workdir / f"{name}.out").read_bytes().splitlines()[-1])
+        produced = counters["produced"] / max(counters["consumed"], 1)
+        return Pass(measured, produced, produced, extra=counters)
 
     async def worker(
         self,
@@ -351,11 +384,14 @@ async def run_broker_passes(
     marks = MEMORY_MARKS if args.memory_check else ()
     baselines: list[Pass] = []
     workers: list[Pass] = []
-    # Interleaved, so slow phases of a noisy machine hit both sides alike.
+    # Interleaved, so slow phases of a noisy machine hit every side alike.
     for k in range(args.repeat):
         say(f"(a) baseline run {k + 1}/{args.repeat}")
         baselines.append(await bench.baseline(k))
         say(f"    {_describe(baselines[-1])}")
+        say(f"(a') pipeline loop run {k + 1}/{args.repeat}")
+        bench.pipeline_loops.append(await bench.pipeline_loop(k))
+        say(f"    {_describe(bench.pipeline_loops[-1])}")
         say(f"(b) worker run {k + 1}/{args.repeat}")
         workers.append(await bench.worker(k, rss_marks=marks))
         say(f"    {_describe(workers[-1])}")
@@ -424,6 +460,15 @@ def render(
             _fmt(summary["baseline_peak_rss_mb"]),
             _fmt(summary["baseline_window_s"], 1),
         )
+        if "pipeline_loop_records_per_s" in summary:
+            table.add_row(
+                f"bare loop + Pipeline.process{median}",
+                _fmt(summary["pipeline_loop_records_per_s"]),
+                "-",
+                _fmt(summary["pipeline_loop_cpu_s_per_100k"], 1),
+                _fmt(summary["pipeline_loop_peak_rss_mb"]),
+                _fmt(summary["pipeline_loop_window_s"], 1),
+            )
         table.add_row(
             f"processor{median}",
             _fmt(summary["processor_events_per_s"]),
@@ -456,7 +501,14 @@ def render(
     console.print(table)
     if "ratio" in summary:
         console.print(
-            f"ratio processor / baseline (input records/s): [bold]{summary['ratio']:.2f}[/bold]"
+            f"ratio processor / passthrough (input records/s): [bold]{summary['ratio']:.2f}[/bold]"
+        )
+    if "ratio_vs_pipeline_loop" in summary:
+        console.print(
+            "ratio processor / bare loop running Pipeline.process (plumbing efficiency): "
+            f"[bold]{summary['ratio_vs_pipeline_loop']:.2f}[/bold]; start-up to the first "
+            f"commit {summary['processor_startup_s']:.1f} s vs "
+            f"{summary['pipeline_loop_startup_s']:.1f} s"
         )
     if "memory_ratio" in summary:
         console.print(
@@ -472,8 +524,25 @@ def summarize(
     workers: Sequence[Pass],
     profiled: Pass | None,
     profile_html: Path | None,
+    loops: Sequence[Pass] = (),
 ) -> dict[str, Any]:
     summary: dict[str, Any] = {"records": args.records, "partitions": args.partitions}
+    if loops and workers:
+        loop_rate = _median(loops, lambda r: r.records_per_s)
+        summary |= {
+            "pipeline_loop_records_per_s": round(loop_rate),
+            "pipeline_loop_cpu_s_per_100k": round(
+                _median(loops, lambda r: r.measured.cpu_s_per_100k), 2
+            ),
+            "pipeline_loop_peak_rss_mb": round(
+                max(r.measured.peak_rss_bytes for r in loops) / MB, 1
+            ),
+            "pipeline_loop_window_s": round(_median(loops, lambda r: r.measured.window_s), 2),
+            "pipeline_loop_startup_s": round(_median(loops, lambda r: r.measured.startup_s), 2),
+            "ratio_vs_pipeline_loop": round(
+                _median(workers, lambda r: r.records_per_s) / loop_rate, 3
+            ),
+        }
     if baselines and workers:
         base_rate = _median(baselines, lambda r: r.records_per_s)
         proc_rate = _median(workers, lambda r: r.records_per_s)
@@ -481,6 +550,7 @@ def summarize(
             "processor_events_per_s": round(proc_rate),
             "baseline_events_per_s": round(base_rate),
             "ratio": round(proc_rate / base_rate, 3),
+            "ratio_vs_passthrough": round(proc_rate / base_rate, 3),
             "processor_records_per_s": round(proc_rate),
             "baseline_records_per_s": round(base_rate),
             "processor_identity_events_per_s": round(
@@ -543,6 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile_html: Path | None = None
     exactly_once: Pass | None = None
     multi_process: Pass | None = None
+    loops: list[Pass] = []
     header = "no broker (--core-only)"
     succeeded = False
     try:
@@ -566,6 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             exactly_once = bench.exactly_once
             multi_process = bench.multi_process
+            loops = bench.pipeline_loops
             # The core pass is CPU-bound: an idle broker still takes memory, not cycles.
             broker.stop()
             broker = None
@@ -588,7 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             err.print(f"logs kept in {workdir}")
-    summary = summarize(args, core, baselines, workers, profiled, profile_html)
+    summary = summarize(args, core, baselines, workers, profiled, profile_html, loops)
     # A 2-core machine shared with other jobs: the load says how much to trust a run.
     summary = {"broker": header, **summary, "load_avg_1m_at_start": load_at_start}
     if multi_process is not None and workers:
