@@ -2,7 +2,7 @@
 
 Builds one link per customer (a 19-digit BSUID, an E.164 phone, a username, one event each)
 through `LinkState.apply`, then the same state read back from its changelog records, and
-prints what tracemalloc counts. The README's "state size" figures come from here.
+prints what tracemalloc counts. The "state size" figures of docs/links.md come from here.
 """
 
 from __future__ import annotations

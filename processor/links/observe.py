@@ -3,7 +3,7 @@
 A link needs both identifiers from the same event, and a phone the customer really owns:
 `phone_and_bsuid` events (messages, statuses, calls, echoes, history threads, contact sync,
 preference updates) and `contact_shared` only when the phone is attested (a contact request:
-any other card is someone else's contact, README "Behaviour decisions"). An `identity_change`
+any other card is someone else's contact, docs/behaviour.md). An `identity_change`
 with a `previousBsuid` is also a rotation. Events with one identifier never create a link.
 """
 

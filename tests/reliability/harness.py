@@ -55,7 +55,7 @@ _DECODE = msgspec.json.decode
 
 @dataclass
 class Figures:
-    """What one scenario did and found: a row of README.md "Reliability"."""
+    """What one scenario did and found: a row of docs/reliability.md."""
 
     name: str
     size: str

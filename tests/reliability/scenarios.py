@@ -346,7 +346,7 @@ async def broker_stall(
 
 # -- broker loss: a new, empty broker at the same address --------------------------------------
 
-#: What every "the broker lost our data" stop says (README.md, Operations).
+#: What every "the broker lost our data" stop says (docs/reliability.md).
 LOST_DATA = "(topics deleted, or the broker replaced by an empty one): stopped without committing"
 
 

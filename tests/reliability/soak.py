@@ -1,4 +1,4 @@
-"""`make soak`: the reliability scenarios at large sizes, and the figures of README.md.
+"""`make soak`: the reliability scenarios at large sizes, and the figures of docs/reliability.md.
 
     python -m tests.reliability.soak              # everything, ~10-15 minutes on 2 cores
     python -m tests.reliability.soak --quick      # the CI sizes, to try it out
@@ -258,7 +258,7 @@ async def main(sizes: Sizes, only: set[str], workdir: Path) -> list[Outcome]:
 
 
 def table(outcomes: list[Outcome]) -> str:
-    """The README table: one row per scenario run."""
+    """The docs/reliability.md table: one row per scenario run."""
     rows = [
         "| test | size | inputs | kills | stalls | lost | duplicates | dead letters by code | "
         "log lines scanned / leaks | time |",
