@@ -81,7 +81,8 @@ class Handler:
         """An after-record batch was acknowledged: `topic`/`partition` holds it up to `end`."""
 
     async def tick(self) -> None:
-        """Once per turn of the loop, outside the batch lock (retry a failed restore, say)."""
+        """Once per turn of the loop while not `settled`, under the batch lock (retry a failed
+        restore, say)."""
 
     def settled(self) -> bool:
         """Nothing pending in the handler (burst mode's "drained" needs it)."""

@@ -116,10 +116,14 @@ class Stage:
 
     async def _close(self) -> None:
         """Stop every client, started or not (a failed start must not leak connections)."""
-        await self.handler.close()
-        # stop() leaves the group; the listener is not called, so run() committed first.
-        await self.consumer.stop()
-        await self.delivery.close(abandon=self.watch.fatal is not None)
+        try:
+            await self.handler.close()
+        finally:
+            try:
+                # stop() leaves the group; the listener is not called, so run() committed.
+                await self.consumer.stop()
+            finally:
+                await self.delivery.close(abandon=self.watch.fatal is not None)
 
     async def _loop(self) -> None:
         delivery, health, watch = self.delivery, self.health, self.watch
@@ -132,7 +136,11 @@ class Stage:
                 async with self._lock:
                     await delivery.rewind(lost)
                     await self.handler.rewound(lost)
-            await self.handler.tick()
+            if not self.handler.settled():
+                # State to read back (a restore that failed before): not while a rebalance
+                # callback works on the same state.
+                async with self._lock:
+                    await self.handler.tick()
             if self.bounds is not None and self.bounds.finished():
                 return
             if delivery.backlogged():
