@@ -66,6 +66,11 @@ METRICS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
         "Records between the end of each input partition and the group's committed offset, "
         "for the whole group (every member exports every partition: aggregate with max)",
     ),
+    "group_lag_read_timestamp_seconds": (
+        "gauge",
+        (),
+        "When the group lag was last read from the broker (Unix time; 0: not yet)",
+    ),
     "assigned_partitions": ("gauge", (), "Input partitions assigned to this worker"),
     "in_flight_records": ("gauge", (), "Input records whose outputs await broker acks"),
     "broker_reachable": ("gauge", (), "1 when the last broker probe succeeded"),

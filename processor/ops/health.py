@@ -38,6 +38,8 @@ class StageHealth:
     #: Lag of the whole consumer group per (group, topic, partition): end offset minus the
     #: group's committed offset, as Kafka sees it (`runtime.group_lag`, on a timer).
     group_lag: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    #: time.time() of the last successful read of `group_lag` (0: none yet).
+    group_lag_read_at: float = 0.0
     #: Called once per processed batch with its duration (the metrics histogram), if set:
     #: one observation per batch keeps Prometheus off the per-record hot path.
     batch_seconds: Callable[[float], None] | None = None

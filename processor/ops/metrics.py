@@ -124,6 +124,7 @@ class StageCollector(Collector):
         for (group, topic, number), records in sorted(health.group_lag.items()):
             group_lag.add_metric([group, topic, str(number)], records)
         yield group_lag
+        yield _gauge("group_lag_read_timestamp_seconds", health.group_lag_read_at)
         yield _gauge("assigned_partitions", health.assigned_partitions)
         yield _gauge("in_flight_records", health.in_flight_records)
         yield _gauge("broker_reachable", float(health.broker_reachable))

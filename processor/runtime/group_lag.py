@@ -18,6 +18,7 @@ starts there: `auto_offset_reset="earliest"`).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from processor.ops.health import StageHealth
+from processor.runtime.aiokafka_private import refresh_metadata
 from processor.runtime.clients import make_admin
 from schemas.settings import Settings
 
@@ -72,8 +74,12 @@ class GroupLag:
                 else:
                     await asyncio.sleep(min(self.interval_s, 0.5))
         finally:
-            if self._admin_started:
-                await self._admin.close()
+            await self.close()
+
+    async def close(self) -> None:
+        if self._admin_started:
+            self._admin_started = False
+            await self._admin.close()
 
     async def _update(self) -> None:
         try:
@@ -89,10 +95,14 @@ class GroupLag:
             log.info("group lag read again", group=self.group)
         self._failing = False
         self.health.group_lag = lag
+        self.health.group_lag_read_at = time.time()
 
     async def read(self) -> Lag:
         """Lag per (group, topic, partition), for every partition of the input topics."""
         consumer = self.consumer
+        if any(consumer.partitions_for_topic(topic) is None for topic in self.topics):
+            # Not subscribed to them (yet): ask the broker, or every partition would be missed.
+            await refresh_metadata(consumer)
         tps = [
             TopicPartition(topic, partition)
             for topic in self.topics

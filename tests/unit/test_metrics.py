@@ -251,7 +251,10 @@ def test_group_lag_per_group_topic_and_partition() -> None:
     health = StageHealth()
     metrics = StageMetrics(health)
     assert value(metrics, "group_lag_records", group="g", topic="t", partition="0") is None
+    assert value(metrics, "group_lag_read_timestamp_seconds") == 0
     health.group_lag = {("g", "t", 0): 12, ("g", "t", 1): 0}
+    health.group_lag_read_at = 1_800_000_000.5
+    assert value(metrics, "group_lag_read_timestamp_seconds") == 1_800_000_000.5
     assert value(metrics, "group_lag_records", group="g", topic="t", partition="0") == 12
     assert value(metrics, "group_lag_records", group="g", topic="t", partition="1") == 0
 
