@@ -124,3 +124,12 @@ def test_promtool_accepts_the_rules() -> None:
         [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_promtool_alert_unit_tests_pass() -> None:
+    """deploy/monitoring/alerts_test.yml: the alerts fire (and stay quiet) as intended."""
+    tests = RULES.parent / "alerts_test.yml"
+    done = subprocess.run(
+        [promtool(), "test", "rules", str(tests)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
