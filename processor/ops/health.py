@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from processor.ops.latency import RecordLatency
 
 Phase = Literal["starting", "running", "draining", "stopped", "failed"]
 
@@ -32,9 +35,16 @@ class StageHealth:
     #: Consumer lag per "topic:partition" (high watermark - our last commit), refreshed on
     #: every commit and broker probe.
     lag: dict[str, int] = field(default_factory=dict)
+    #: Lag of the whole consumer group per (group, topic, partition): end offset minus the
+    #: group's committed offset, as Kafka sees it (`runtime.group_lag`, on a timer).
+    group_lag: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    #: time.time() of the last successful read of `group_lag` (0: none yet).
+    group_lag_read_at: float = 0.0
     #: Called once per processed batch with its duration (the metrics histogram), if set:
     #: one observation per batch keeps Prometheus off the per-record hot path.
     batch_seconds: Callable[[float], None] | None = None
+    #: Record age and wait histograms, counted in bulk per batch, if set (the metrics).
+    latency: RecordLatency | None = None
     #: perf_counter() when the first batch started and the last one was handed over: the
     #: processing span, without the group join or the idle time before a drain is noticed.
     first_batch_at: float = 0.0
@@ -49,6 +59,12 @@ class StageHealth:
             self.batch_seconds(finished - started)
         self.first_batch_at = self.first_batch_at or started
         self.last_batch_at = finished
+
+    def handed_over(self, parts: Sequence[tuple[str, Sequence[Any]]], polled_at: float) -> None:
+        """A batch's outputs went to the producer: the input records per topic, and
+        time.monotonic() when their poll returned."""
+        if self.latency is not None:
+            self.latency.handed_over(parts, polled_at)
 
     def alive(self, stall_after_s: float = 60.0) -> bool:
         return self.phase != "failed" and time.monotonic() - self.last_loop_at < stall_after_s

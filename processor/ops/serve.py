@@ -4,6 +4,7 @@ and (as one of `--processes N`) the supervisor watch. Called by `processor.wirin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from processor.ops.http import OpsServer
 from processor.ops.metrics import StageMetrics
 from processor.ops.supervisor import PROCESS_INDEX_ENV, SUPERVISOR_PID_ENV, watch_supervisor
 from processor.runtime.errors import StageError
+from processor.runtime.group_lag import GroupLag
 from processor.runtime.stage import Stage
 from schemas.settings import Settings
 
@@ -48,7 +50,9 @@ async def serve(
         group=settings.group_id,
         guarantee=settings.guarantee,
     )
-    ops = await _start_http(settings, stage.health, collectors)
+    ops = await _start_http(stage, settings, collectors)
+    # The group's lag is read only where something exports it.
+    lag = None if ops is None else asyncio.create_task(_group_lag(stage, settings))
     try:
         if options.on_started is not None:
             await options.on_started(stage)
@@ -57,6 +61,10 @@ async def serve(
         # The probes go with the stage: nothing answers for a stage that has stopped.
         if ops is not None:
             await ops.stop()
+        if lag is not None:
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
         if watch is not None:
             watch.cancel()
     log.info("stage stopped", stage=stage.name, **stage.handler.summary())
@@ -85,13 +93,20 @@ def _watch_supervisor(stage: Stage) -> asyncio.Task[None] | None:
     return asyncio.create_task(watch_supervisor(stage.request_stop))
 
 
+async def _group_lag(stage: Stage, settings: Settings) -> None:
+    topics = stage.handler.inputs
+    await GroupLag(settings, stage.consumer, topics, stage.health).run()
+
+
 async def _start_http(
-    settings: Settings, health: StageHealth, collectors: tuple[Collector, ...]
+    stage: Stage, settings: Settings, collectors: tuple[Collector, ...]
 ) -> OpsServer | None:
     """Probes and metrics on `http_host:http_port`; none when the port is 0 (demo, tests)."""
     if settings.http_port == 0:
         return None
-    ops = OpsServer(health, StageMetrics(health, *collectors))
+    health = stage.health
+    metrics = StageMetrics(health, *collectors, stage=stage.name, topics=stage.handler.inputs)
+    ops = OpsServer(health, metrics)
     try:
         await ops.start(settings.http_host, settings.http_port)
     except OSError as exc:

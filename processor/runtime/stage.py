@@ -152,9 +152,10 @@ class Stage:
             )
             if batches:
                 idle_since_ms = None
+                received = time.monotonic()
                 async with self._lock:
                     started = time.perf_counter()
-                    await watch.unless_lost(self._process(batches))
+                    await watch.unless_lost(self._process(batches, received))
                     health.batch_done(started, time.perf_counter())
             else:
                 idle_since_ms = idle_since_ms or polled_at
@@ -163,10 +164,13 @@ class Stage:
             health.in_flight_records = delivery.in_flight_records()
             self._maybe_log_summary()
 
-    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
+    async def _process(self, batches: dict[TopicPartition, list[Any]], received: float) -> None:
+        """Process and publish one poll's records; `received`: time.monotonic() when the poll
+        returned them (the record wait histogram starts there)."""
         assigned = self.consumer.assignment()
         delivery, handler, bounds = self.delivery, self.handler, self.bounds
         offsets: dict[TopicPartition, int] = {}
+        handed: list[tuple[str, list[Any]]] = []
         count = size = 0
         for tp, fetched in batches.items():
             if tp not in assigned:
@@ -188,8 +192,10 @@ class Stage:
             size += read
             count += len(messages)
             offsets[tp] = next_offset
+            handed.append((tp.topic, messages))
         if offsets:
             await delivery.publish(offsets, count, size)
+            self.health.handed_over(handed, received)
             log.debug(
                 "batch",
                 stage=self.name,

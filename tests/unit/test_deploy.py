@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -34,10 +36,10 @@ def yaml_documents(path: Path) -> list[Any]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 
 
-def k8s(kind: str, name: str | None = None) -> dict[str, Any]:
+def k8s(kind: str, name: str | None = None, folder: Path = K8S) -> dict[str, Any]:
     found = [
         doc
-        for path in sorted(K8S.glob("*.yaml"))
+        for path in sorted(folder.glob("*.yaml"))
         for doc in yaml_documents(path)
         if doc.get("kind") == kind and (name is None or doc["metadata"]["name"] == name)
     ]
@@ -79,9 +81,20 @@ def test_every_manifest_parses(path: Path) -> None:
     assert all(isinstance(doc, dict) for doc in documents)
 
 
+def kustomization(folder: Path = K8S) -> dict[str, Any]:
+    document: dict[str, Any] = yaml_documents(folder / "kustomization.yaml")[0]
+    return document
+
+
 def test_kustomization_lists_every_manifest() -> None:
-    listed = set(yaml_documents(K8S / "kustomization.yaml")[0]["resources"])
+    listed = set(kustomization()["resources"])
     assert listed == {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    for generator in kustomization()["configMapGenerator"]:
+        for source in [*generator.get("envs", []), *generator.get("files", [])]:
+            assert (K8S / source).is_file(), source
+    monitoring = K8S / "monitoring"
+    listed = set(kustomization(monitoring)["resources"])
+    assert listed == {p.name for p in monitoring.glob("*.yaml")} - {"kustomization.yaml"}
 
 
 # -- Dockerfile ------------------------------------------------------------------------------
@@ -179,28 +192,52 @@ def test_compose_worker_port_probe_and_registry() -> None:
 
 # -- Kubernetes ------------------------------------------------------------------------------
 
-
-def container() -> dict[str, Any]:
-    deployment = k8s("Deployment")
-    (worker,) = deployment["spec"]["template"]["spec"]["containers"]
-    return worker  # type: ignore[no-any-return]
+WORKER, LINKS = "bsuid-processor", "bsuid-processor-links"
 
 
-def container_env() -> dict[str, str]:
+def configmap_data(name: str) -> dict[str, str]:
+    """A ConfigMap that kustomize generates (with a content hash in its name) from files."""
+    (generator,) = [g for g in kustomization()["configMapGenerator"] if g["name"] == name]
+    data: dict[str, str] = {}
+    for env_file in generator.get("envs", []):
+        for line in (K8S / env_file).read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                data[key.strip()] = value
+    for file in generator.get("files", []):
+        data[Path(file).name] = (K8S / file).read_text()
+    return data
+
+
+def pod_spec(kind: str, name: str) -> dict[str, Any]:
+    spec: dict[str, Any] = k8s(kind, name)["spec"]["template"]["spec"]
+    return spec
+
+
+def container(name: str = WORKER, kind: str = "Deployment") -> dict[str, Any]:
+    (only,) = pod_spec(kind, name)["containers"]
+    return only  # type: ignore[no-any-return]
+
+
+def container_env(name: str = WORKER, kind: str = "Deployment") -> dict[str, str]:
     """Every variable the container gets: env entries and whole ConfigMaps/Secrets."""
     env: dict[str, str] = {
-        item["name"]: item.get("value", "") for item in container().get("env", [])
+        item["name"]: item.get("value", "") for item in container(name, kind).get("env", [])
     }
-    for source in container().get("envFrom", []):
+    for source in container(name, kind).get("envFrom", []):
         if "configMapRef" in source:
-            env |= k8s("ConfigMap", source["configMapRef"]["name"])["data"]
+            env |= configmap_data(source["configMapRef"]["name"])
         else:
             env |= k8s("Secret", source["secretRef"]["name"])["stringData"]
     return env
 
 
-def test_k8s_env_names_are_settings_and_values_are_valid() -> None:
-    env = container_env()
+WORKLOADS = [("Deployment", WORKER), ("Deployment", LINKS), ("Job", "bsuid-processor-topics")]
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS)
+def test_k8s_env_names_are_settings_and_values_are_valid(kind: str, name: str) -> None:
+    env = container_env(name, kind)
     assert set(env) <= SETTING_ENV
     # The shipped values load as settings (the SASL_SSL set needs its password from the Secret).
     settings = load_settings({}, environ=env)
@@ -211,54 +248,177 @@ def test_k8s_env_names_are_settings_and_values_are_valid() -> None:
 def test_k8s_secret_holds_exactly_the_secret_settings() -> None:
     secret = k8s("Secret", "bsuid-processor-secrets")
     assert set(secret["stringData"]) == {ENV_VARS[name] for name in SECRET_FIELDS}
-    configmap_env = k8s("ConfigMap", "bsuid-processor-env")["data"]
+    configmap_env = configmap_data("bsuid-processor-env")
     assert not set(configmap_env) & {ENV_VARS[name] for name in SECRET_FIELDS}
 
 
-def test_k8s_ports_and_probes_are_the_http_routes() -> None:
-    worker = container()
-    (port,) = worker["ports"]
+@pytest.mark.parametrize("name", [WORKER, LINKS])
+def test_k8s_ports_and_probes_are_the_http_routes(name: str) -> None:
+    stage = container(name)
+    (port,) = stage["ports"]
     assert port["containerPort"] == HTTP_PORT
-    assert worker["livenessProbe"]["httpGet"] == {"path": HEALTH_PATH, "port": port["name"]}
-    assert worker["readinessProbe"]["httpGet"] == {"path": READY_PATH, "port": port["name"]}
-    annotations = k8s("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert stage["livenessProbe"]["httpGet"] == {"path": HEALTH_PATH, "port": port["name"]}
+    assert stage["readinessProbe"]["httpGet"] == {"path": READY_PATH, "port": port["name"]}
+    annotations = k8s("Deployment", name)["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/path"] == METRICS_PATH
     assert annotations["prometheus.io/port"] == str(HTTP_PORT)
     assert {HEALTH_PATH, READY_PATH, METRICS_PATH} <= set(ROUTES)
-    checked_command(worker["args"])
+    checked_command(stage["args"])
 
 
-def test_k8s_resources_security_and_shutdown() -> None:
-    worker = container()
-    for kind in ("requests", "limits"):
-        assert set(worker["resources"][kind]) == {"cpu", "memory"}
-    pod = k8s("Deployment")["spec"]["template"]["spec"]
+def test_the_stages_run_their_commands() -> None:
+    assert container(WORKER)["args"] == ["run"]
+    assert container(LINKS)["args"] == ["links", "run"]
+    job = container("bsuid-processor-topics", "Job")
+    assert job["args"] == ["topics", "ensure"]
+    links = cli.get_command(click.Context(cli), "links")
+    assert isinstance(links, click.Group)
+    assert "run" in links.commands
+    topics = cli.get_command(click.Context(cli), "topics")
+    assert isinstance(topics, click.Group)
+    assert "ensure" in topics.commands
+    assert k8s("Job")["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
+    # Deleted once finished, so that the next apply (with new settings) can create it again.
+    assert k8s("Job")["spec"]["ttlSecondsAfterFinished"] > 0
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOADS)
+def test_k8s_resources_security_and_shutdown(kind: str, name: str) -> None:
+    stage = container(name, kind)
+    for limit in ("requests", "limits"):
+        assert set(stage["resources"][limit]) == {"cpu", "memory"}
+    pod = pod_spec(kind, name)
     uid = dict(final_stage())["USER"].split(":")[0]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert str(pod["securityContext"]["runAsUser"]) == uid
-    # The drain must finish before the kubelet's SIGKILL.
-    shutdown = float(container_env()["BSUID_SHUTDOWN_TIMEOUT_S"])
-    assert pod["terminationGracePeriodSeconds"] > shutdown
+    assert stage["securityContext"]["readOnlyRootFilesystem"] is True
+    if kind == "Deployment":
+        # The drain must finish before the kubelet's SIGKILL.
+        shutdown = float(container_env(name)["BSUID_SHUTDOWN_TIMEOUT_S"])
+        assert pod["terminationGracePeriodSeconds"] > shutdown
 
 
 def test_k8s_registry_is_mounted_where_the_setting_points(tmp_path: Path) -> None:
     numbers = Path(container_env()["BSUID_NUMBERS"])
     (mount,) = [m for m in container()["volumeMounts"] if m["name"] == "numbers"]
     assert Path(mount["mountPath"]) == numbers.parent
-    volume = next(
-        v
-        for v in k8s("Deployment")["spec"]["template"]["spec"]["volumes"]
-        if v["name"] == "numbers"
-    )
-    data = k8s("ConfigMap", volume["configMap"]["name"])["data"]
+    volume = next(v for v in pod_spec("Deployment", WORKER)["volumes"] if v["name"] == "numbers")
+    data = configmap_data(volume["configMap"]["name"])
     path = tmp_path / numbers.name
     path.write_text(data[numbers.name])
     registry = load_registry(str(path))
     assert registry.lookup("200000000000001", "", NOW) is not None
 
 
-def test_pdb_selects_the_workers() -> None:
-    pdb = k8s("PodDisruptionBudget")
-    pod_labels = k8s("Deployment")["spec"]["template"]["metadata"]["labels"]
-    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+def pod_labels(name: str) -> dict[str, str]:
+    labels: dict[str, str] = k8s("Deployment", name)["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def test_each_deployment_selects_its_own_pods_only() -> None:
+    for name, other in ((WORKER, LINKS), (LINKS, WORKER)):
+        selector = k8s("Deployment", name)["spec"]["selector"]["matchLabels"]
+        assert selects(selector, pod_labels(name))
+        assert not selects(selector, pod_labels(other)), (name, other)
+
+
+@pytest.mark.parametrize("name", [WORKER, LINKS])
+def test_each_stage_has_a_disruption_budget_and_a_metrics_service(name: str) -> None:
+    pdb = k8s("PodDisruptionBudget", name)
+    assert selects(pdb["spec"]["selector"]["matchLabels"], pod_labels(name))
     assert pdb["spec"]["maxUnavailable"] == 1
+    service = k8s("Service", name)
+    assert selects(service["spec"]["selector"], pod_labels(name))
+    other = LINKS if name == WORKER else WORKER
+    assert not selects(service["spec"]["selector"], pod_labels(other))
+    (port,) = service["spec"]["ports"]
+    assert port["targetPort"] == container(name)["ports"][0]["name"]
+
+
+def test_the_service_monitor_scrapes_both_stages_metrics() -> None:
+    monitor = k8s("ServiceMonitor", folder=K8S / "monitoring")
+    for name in (WORKER, LINKS):
+        service = k8s("Service", name)
+        labels = {**service["metadata"]["labels"], **kustomization()["labels"][0]["pairs"]}
+        assert selects(monitor["spec"]["selector"]["matchLabels"], labels), name
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+        assert endpoint["path"] == METRICS_PATH
+
+
+def test_every_configmap_a_workload_uses_is_generated_so_changes_roll_the_pods() -> None:
+    generated = {g["name"] for g in kustomization()["configMapGenerator"]}
+    assert "resources" in kustomization()
+    assert not any(path.name == "configmap.yaml" for path in K8S.glob("*.yaml"))
+    for kind, name in WORKLOADS:
+        refs = {
+            s["configMapRef"]["name"]
+            for s in container(name, kind)["envFrom"]
+            if "configMapRef" in s
+        } | {
+            v["configMap"]["name"]
+            for v in pod_spec(kind, name).get("volumes", [])
+            if "configMap" in v
+        }
+        assert refs, name
+        assert refs <= generated, (name, refs - generated)
+
+
+def kustomize(folder: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: the rendered manifests are not checked")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=True
+    )
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def test_kustomize_renders_hashed_configmaps_and_a_settings_change_renames_them(
+    tmp_path: Path,
+) -> None:
+    """The rollout on a config change, as kustomize renders it (needs kubectl)."""
+
+    def env_refs(documents: list[dict[str, Any]]) -> dict[str, set[str]]:
+        names = {d["metadata"]["name"] for d in documents if d["kind"] == "ConfigMap"}
+        refs: dict[str, set[str]] = {}
+        for doc in documents:
+            if doc["kind"] in {"Deployment", "Job"}:
+                (c,) = doc["spec"]["template"]["spec"]["containers"]
+                refs[doc["metadata"]["name"]] = {
+                    s["configMapRef"]["name"] for s in c["envFrom"] if "configMapRef" in s
+                }
+                assert refs[doc["metadata"]["name"]] <= names
+        return refs
+
+    before = env_refs(kustomize(K8S))
+    assert set(before) == {WORKER, LINKS, "bsuid-processor-topics"}
+    for names in before.values():
+        (name,) = names
+        assert name.startswith("bsuid-processor-env-")
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    settings_env = copy / "settings.env"
+    settings_env.write_text(
+        settings_env.read_text().replace("BSUID_LOG_LEVEL=info", "BSUID_LOG_LEVEL=debug")
+    )
+    assert "BSUID_LOG_LEVEL=debug" in settings_env.read_text()
+    after = env_refs(kustomize(copy))
+    assert before[WORKER] != after[WORKER]
+    assert before[LINKS] != after[LINKS]
+    rendered = kustomize(K8S / "monitoring")
+    assert {d["kind"] for d in rendered} == {"ServiceMonitor", "PrometheusRule", "ConfigMap"}
+
+
+def test_keda_scaled_object_is_optional_and_scales_the_worker() -> None:
+    keda = K8S / "keda"
+    (scaled,) = yaml_documents(keda / "scaledobject.yaml")
+    assert scaled["kind"] == "ScaledObject"
+    assert scaled["spec"]["scaleTargetRef"]["name"] == WORKER
+    assert not (keda / "kustomization.yaml").exists()
+    # At most one replica per partition of the raw topic helps.
+    assert scaled["spec"]["maxReplicaCount"] <= Settings().topic_partitions

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import platform
 import re
 import time
 from collections import Counter
@@ -12,6 +14,14 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor.core.stats import PipelineStats
+from processor.ops.catalog import (
+    DEAD_LETTER_CODES,
+    EVENT_TYPES,
+    IDENTITY_CLASSES,
+    LINKS_ONLY,
+    SKIP_REASONS,
+    STANDARD,
+)
 from processor.ops.health import StageHealth
 from processor.ops.metrics import METRICS, PREFIX, PipelineCollector, StageMetrics
 
@@ -46,13 +56,16 @@ def known_health() -> StageHealth:
         delivery_failures=5,
         in_flight_records=123,
         lag={"whatsapp.webhooks.raw:0": 17, "whatsapp.webhooks.raw:4": 0},
+        group_lag={("bsuid-processor", "whatsapp.webhooks.raw", 0): 17},
     )
 
 
 @pytest.fixture
 def metrics() -> StageMetrics:
     stats = known_stats()
-    return StageMetrics(known_health(), PipelineCollector(lambda: stats))
+    return StageMetrics(
+        known_health(), PipelineCollector(lambda: stats), topics=("whatsapp.webhooks.raw",)
+    )
 
 
 def value(metrics: StageMetrics, name: str, **labels: str) -> float | None:
@@ -145,9 +158,10 @@ def test_every_documented_metric_is_exposed_and_nothing_else(metrics: StageMetri
     # prometheus_client adds a `_created` timestamp series to its native histogram.
     exposed = {f.name for f in families if not f.name.endswith("_created")}
     # The parser names counters without their `_total` suffix.
-    identity = {name: m for name, m in METRICS.items() if not name.startswith("links_")}
+    identity = {name: m for name, m in METRICS.items() if name not in LINKS_ONLY}
     documented = {f"{PREFIX}_{name.removesuffix('_total')}" for name in identity}
-    assert exposed == documented
+    standard = {name.removesuffix("_total") for name in STANDARD}
+    assert exposed == documented | standard
     for name, (kind, labels, _help) in identity.items():
         assert f"# TYPE {PREFIX}_{name} {kind}" in text
         for label in labels:
@@ -179,3 +193,75 @@ def test_operations_guide_documents_every_metric_with_its_labels() -> None:
     for name, (_kind, labels, _help) in METRICS.items():
         for label in labels:
             assert f"`{label}`" in rows[f"{PREFIX}_{name}"], (name, label)
+
+
+def test_every_counter_shows_each_known_label_value_at_zero_before_any_record() -> None:
+    metrics = StageMetrics(StageHealth(), PipelineCollector(PipelineStats))
+    for code in DEAD_LETTER_CODES:
+        assert value(metrics, "dead_letters_total", code=code) == 0
+    assert "internal_error" in DEAD_LETTER_CODES
+    for reason in SKIP_REASONS:
+        assert value(metrics, "skips_total", reason=reason) == 0
+        assert value(metrics, "skipped_changes_total", reason=reason) == 0
+    for route, decision in (("identity", "admit"), ("dropped", "drop")):
+        for identity_class in IDENTITY_CLASSES:
+            for event_type in EVENT_TYPES:
+                labels = {
+                    "route": route,
+                    "identity_class": identity_class,
+                    "decision": decision,
+                    "event_type": event_type,
+                }
+                assert value(metrics, "events_total", **labels) == 0, labels
+    for name in ("records_total", "legacy_bsuids_total", "commits_total", "rebalances_total"):
+        assert value(metrics, name) == 0
+
+
+def test_a_counted_label_value_the_code_did_not_know_is_shown_too() -> None:
+    stats = PipelineStats(dead_letters=Counter({"some_new_code": 2}))
+    metrics = StageMetrics(StageHealth(), PipelineCollector(lambda: stats))
+    assert value(metrics, "dead_letters_total", code="some_new_code") == 2
+    assert value(metrics, "dead_letters_total", code="invalid_json") == 0
+
+
+def test_build_info_names_version_python_aiokafka_and_stage() -> None:
+    metrics = StageMetrics(StageHealth(), stage="links")
+    (sample,) = [
+        s
+        for family in metrics.registry.collect()
+        if family.name == f"{PREFIX}_build_info"
+        for s in family.samples
+    ]
+    assert sample.value == 1
+    assert sample.labels["stage"] == "links"
+    assert sample.labels["version"] == importlib.metadata.version("bsuid-processor")
+    assert sample.labels["python_version"] == platform.python_version()
+    assert sample.labels["aiokafka_version"] == importlib.metadata.version("aiokafka")
+
+
+def test_process_metrics_are_in_the_stages_own_registry() -> None:
+    metrics = StageMetrics(StageHealth())
+    assert metrics.registry.get_sample_value("process_resident_memory_bytes", {}) > 0
+    assert metrics.registry.get_sample_value("process_open_fds", {}) > 0
+    assert metrics.registry.get_sample_value("process_start_time_seconds", {}) > 0
+    assert metrics.registry.get_sample_value("process_cpu_seconds_total", {}) is not None
+
+
+def test_group_lag_per_group_topic_and_partition() -> None:
+    health = StageHealth()
+    metrics = StageMetrics(health)
+    assert value(metrics, "group_lag_records", group="g", topic="t", partition="0") is None
+    assert value(metrics, "group_lag_read_timestamp_seconds") == 0
+    health.group_lag = {("g", "t", 0): 12, ("g", "t", 1): 0}
+    health.group_lag_read_at = 1_800_000_000.5
+    assert value(metrics, "group_lag_read_timestamp_seconds") == 1_800_000_000.5
+    assert value(metrics, "group_lag_records", group="g", topic="t", partition="0") == 12
+    assert value(metrics, "group_lag_records", group="g", topic="t", partition="1") == 0
+
+
+def test_latency_histograms_exist_at_zero_for_each_input_topic() -> None:
+    metrics = StageMetrics(StageHealth(), topics=("raw", "other"))
+    for topic in ("raw", "other"):
+        assert value(metrics, "record_age_seconds_count", topic=topic) == 0
+        assert value(metrics, "record_age_seconds_bucket", topic=topic, le="+Inf") == 0
+    assert value(metrics, "record_wait_seconds_count") == 0
