@@ -46,6 +46,9 @@ class Handler:
 
     #: Topics the stage reads; the group shares out their partitions.
     inputs: Sequence[str] = ()
+    #: The stage writes to one of its own inputs (links: the repartition topic). Burst mode
+    #: then waits until the whole group, not only this member, has read everything.
+    feeds_itself: bool = False
 
     def outputs(self) -> set[str]:
         """Topics the stage writes: required at start, watched for loss while it runs."""

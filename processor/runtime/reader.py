@@ -8,13 +8,13 @@ for the control topic, the changelog, `numbers list/set`, `links lookup` and rep
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiokafka.structs import TopicPartition
 
 from processor.runtime.aiokafka_private import refresh_metadata, stop_consumer
-from processor.runtime.clients import make_consumer
+from processor.runtime.clients import make_admin, make_consumer
 from schemas.settings import Settings
 
 
@@ -109,3 +109,40 @@ class PartitionReader:
             yield message
         for partition, tp in tps.items():
             ends[partition] = await consumer.position(tp)
+
+
+#: How long `read_by_group` reads before it says "not known to be read".
+GROUP_READ_TIMEOUT_S = 10.0
+
+
+async def read_by_group(settings: Settings, group: str, topics: Sequence[str]) -> bool:
+    """Has `group` committed past every record of `topics` there is now?
+
+    Burst mode's group-wide test for a stage that feeds its own input (links: a member
+    writes to repartition partitions another member reads): a member's own partitions being
+    drained says nothing of records the others are still routing to it. Reads from the
+    group's committed offsets to the end with a throwaway consumer (a transaction's markers
+    leave gaps, so "committed == end" could never hold there); any record found means no.
+    """
+    admin = make_admin(settings)
+    consumer = make_consumer(settings, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        tps = [tp for topic in topics for tp in await assign_all(consumer, topic)]
+        consumer.assign(tps)
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        for tp in tps:
+            meta = committed.get(tp)
+            if meta is None or meta.offset < 0:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, meta.offset)
+        async for _record in records_to_end(consumer, tps, GROUP_READ_TIMEOUT_S):
+            return False
+    except TimeoutError:
+        return False  # an open transaction upstream, or a slow broker: not known to be read
+    finally:
+        await admin.close()
+        await stop_consumer(consumer)
+    return True

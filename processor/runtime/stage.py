@@ -24,6 +24,7 @@ from processor.runtime.clients import wait_for_broker
 from processor.runtime.delivery import Delivery
 from processor.runtime.guards import BrokerWatch
 from processor.runtime.handler import Handler
+from processor.runtime.reader import read_by_group
 from processor.runtime.source import RebalanceListener, now_ms, read_to_end
 from processor.runtime.topics import require_topics
 from schemas.settings import Settings
@@ -232,9 +233,14 @@ class Stage:
         assigned = self.consumer.assignment()
         if not assigned or not self.delivery.idle() or not self.handler.settled():
             return False
-        return await read_to_end(
+        if not await read_to_end(
             self.consumer, assigned, idle_since_ms, committed=self._committed_read
-        )
+        ):
+            return False
+        if self.handler.feeds_itself and self.bounds is None:
+            group = self.settings.group_id
+            return await read_by_group(self.settings, group, self.handler.inputs)
+        return True
 
     def _maybe_log_summary(self) -> None:
         now = time.monotonic()

@@ -37,6 +37,8 @@ log = structlog.get_logger("processor.links")
 
 
 class LinksHandler(Handler):
+    feeds_itself = True
+
     def __init__(self, settings: Settings, consumer: Any, health: StageHealth) -> None:
         links, repartition, changelog = (spec.name for spec in links_topic_specs(settings))
         self.identity, self.links, self.repartition, self.changelog = (
