@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import random
 from bisect import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
@@ -54,24 +54,27 @@ Out = tuple[bytes | None, bytes, int]
 #: (business index, customer, message id) of a sent message whose statuses follow.
 Sent = tuple[int, Who, bytes]
 
-#: New webhooks per 1000 picks, by `_Stream` method. Each outbound message adds 1-2 status
-#: records later, so Meta ends near 75% of the records and Connectly near 25%.
+#: Input formats the generator can produce (`webhook-source` values, CONTRACT 2).
+FORMATS: Final = ("meta", "connectly")
+
+#: New webhooks per 1000 picks, by `_Stream` method and format. Each outbound message adds
+#: 1-2 status records later, so Meta ends near 75% of the records and Connectly near 25%.
 _KINDS: Final = (
-    ("inbound", 300),
-    ("inbound_batch", 15),
-    ("outbound", 85),
-    ("group_status", 8),
-    ("contact_shared", 12),
-    ("identity_change", 6),
-    ("echo", 35),
-    ("call", 20),
-    ("history", 4),
-    ("contact_sync", 10),
-    ("preference", 8),
-    ("standby", 5),
-    ("not_customer", 14),
-    ("connectly_inbound", 130),
-    ("connectly_outbound", 40),
+    ("inbound", 300, "meta"),
+    ("inbound_batch", 15, "meta"),
+    ("outbound", 85, "meta"),
+    ("group_status", 8, "meta"),
+    ("contact_shared", 12, "meta"),
+    ("identity_change", 6, "meta"),
+    ("echo", 35, "meta"),
+    ("call", 20, "meta"),
+    ("history", 4, "meta"),
+    ("contact_sync", 10, "meta"),
+    ("preference", 8, "meta"),
+    ("standby", 5, "meta"),
+    ("not_customer", 14, "meta"),
+    ("connectly_inbound", 130, "connectly"),
+    ("connectly_outbound", 40, "connectly"),
 )
 
 
@@ -91,13 +94,16 @@ def generate(
     malformed_ratio: float = 0.02,
     customers: int | None = None,
     signing: SigningSecrets | None = None,
+    formats: Collection[str] = FORMATS,
 ) -> Iterator[GeneratedRecord]:
     """`count` raw webhook records, the same for the same arguments.
 
     `customers` is the size of the recurring customer pool (default count/4, at most 50k;
     phones stay unique up to ~150k). With `signing`, records carry the signature header of
     their source, so a pipeline configured with the same secrets verifies them all. With a
-    fixed `customers`, a shorter stream is a prefix of a longer one.
+    fixed `customers`, a shorter stream is a prefix of a longer one. `formats` picks the
+    providers whose webhooks are generated (default: all of `FORMATS`); malformed records
+    are then only of those providers, plus bodies that are no webhook at all.
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
@@ -106,7 +112,11 @@ def generate(
     size = customers if customers is not None else min(max(count // 4, 16), MAX_CUSTOMERS)
     if size < 1:
         raise ValueError(f"customers must be >= 1, got {size}")
-    return _Stream(seed, size, malformed_ratio, signing or SigningSecrets()).run(count)
+    unknown = set(formats) - set(FORMATS)
+    if unknown or not formats:
+        raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {formats!r}")
+    stream = _Stream(seed, size, malformed_ratio, signing or SigningSecrets(), frozenset(formats))
+    return stream.run(count)
 
 
 def demo_registry_toml() -> str:
@@ -128,7 +138,14 @@ def demo_registry_toml() -> str:
 class _Stream:
     """The generator's state: the pool, counters, the stream clock and statuses in flight."""
 
-    def __init__(self, seed: int, size: int, malformed: float, signing: SigningSecrets) -> None:
+    def __init__(
+        self,
+        seed: int,
+        size: int,
+        malformed: float,
+        signing: SigningSecrets,
+        formats: frozenset[str],
+    ) -> None:
         self.rng = rng = random.Random(seed)
         self.draw = rng.random  # bound once: the hot paths call it ~8 times per record
         self.pool, self.serials = shapes.build_pool(rng, size)
@@ -142,9 +159,12 @@ class _Stream:
         self.last_inbound: tuple[int, Who, bytes, bytes, bytes] | None = None
         self.malformed_ratio = malformed
         self.meta_secret, self.connectly_secret = signing.meta, signing.connectly
-        total = sum(weight for _name, weight in _KINDS)
-        self.kinds: list[Callable[[], Out]] = [getattr(self, name) for name, _w in _KINDS]
-        self.kind_cum = [w / total for w in accumulate(weight for _n, weight in _KINDS)]
+        # Only the chosen formats' kinds: the same seed and formats always draw alike.
+        kinds = [(name, weight) for name, weight, fmt in _KINDS if fmt in formats]
+        total = sum(weight for _name, weight in kinds)
+        self.kinds: list[Callable[[], Out]] = [getattr(self, name) for name, _w in kinds]
+        self.kind_cum = [w / total for w in accumulate(weight for _n, weight in kinds)]
+        self.malformed_kinds = [make for make, needs in _MALFORMED if needs <= formats]
 
     def run(self, count: int) -> Iterator[GeneratedRecord]:
         draw, pending, kinds, cum = self.draw, self.pending, self.kinds, self.kind_cum
@@ -160,7 +180,8 @@ class _Stream:
             self.index = index
             roll = draw()
             if roll < malformed:
-                yield self.record(_MALFORMED[int(draw() * len(_MALFORMED))](self))
+                kinds_ = self.malformed_kinds
+                yield self.record(kinds_[int(draw() * len(kinds_))](self))
                 continue
             if roll < duplicate and recent:
                 old = recent[int(draw() * len(recent))]
@@ -515,16 +536,17 @@ class _Stream:
         return None, shapes.meta_body(bi, "messages", b"", b'"statuses":[%s]' % item), META
 
 
-#: Malformed kinds; bodies that are no webhook at all make up a third (invalid JSON and
-#: unknown formats are the commonest garbage on a raw topic).
-_MALFORMED: Final[tuple[Callable[[_Stream], Out], ...]] = (
-    *(_Stream.not_a_webhook,) * 3,
-    _Stream.truncated,
-    _Stream.wrong_types,
-    _Stream.bad_bsuid,
-    _Stream.bad_phone,
-    _Stream.conflict,
-    _Stream.no_identity,
+_META_CONNECTLY: Final = frozenset({"meta", "connectly"})
+#: Malformed kinds and the formats whose bodies each makes; bodies that are no webhook at all
+#: make up a third (invalid JSON and unknown formats are the commonest garbage on a raw topic).
+_MALFORMED: Final[tuple[tuple[Callable[[_Stream], Out], frozenset[str]], ...]] = (
+    *((_Stream.not_a_webhook, frozenset[str]()),) * 3,
+    (_Stream.truncated, _META_CONNECTLY),
+    (_Stream.wrong_types, _META_CONNECTLY),
+    (_Stream.bad_bsuid, _META_CONNECTLY),
+    (_Stream.bad_phone, _META_CONNECTLY),
+    (_Stream.conflict, frozenset({"connectly"})),
+    (_Stream.no_identity, _META_CONNECTLY),
 )
 _RAW_MESSAGE: Final = b'{%s"id":"%s","timestamp":"%s","type":"text","text":{"body":"hi"}}'
 _NOT_WEBHOOKS: Final = (

@@ -26,6 +26,7 @@ from processor.core.signature import (
 from processor.core.stats import PipelineStats
 from processor.devkit.generate import (
     DUPLICATE_RATIO,
+    FORMATS,
     SOURCE_HEADER,
     GeneratedRecord,
     demo_registry_toml,
@@ -114,6 +115,21 @@ def test_count_and_arguments() -> None:
         generate(10, malformed_ratio=1.5)
     with pytest.raises(ValueError, match="customers"):
         generate(10, customers=0)
+    with pytest.raises(ValueError, match="formats"):
+        generate(10, formats=("meta", "telegram"))
+    with pytest.raises(ValueError, match="formats"):
+        generate(10, formats=())
+
+
+def test_formats_pick_the_providers() -> None:
+    """Only the chosen providers' webhooks (and garbage that is no webhook at all)."""
+    meta_only = run_pipeline(list(generate(3000, seed=5, formats=("meta",))))
+    assert {e.source.format for e in meta_only.events()} == {"meta"}
+    assert meta_only.stats.events
+    connectly_only = run_pipeline(list(generate(3000, seed=5, formats=("connectly",))))
+    assert {e.source.format for e in connectly_only.events()} == {"connectly"}
+    # Naming every format is the default.
+    assert list(generate(500, seed=5, formats=FORMATS)) == list(generate(500, seed=5))
 
 
 def test_registry_has_two_scopes_enabled_and_not() -> None:
