@@ -15,6 +15,7 @@ import msgspec
 from processor.core.appearance import Appearance, BusinessRef, Where, change_path
 from processor.core.bsuid import looks_like_bsuid
 from processor.core.records import ItemError
+from processor.core.union import bsuid_union, parent_union, phone_union
 from schemas import meta
 from schemas.identity import EventType
 
@@ -29,12 +30,54 @@ class Skipped(msgspec.Struct, frozen=True, gc=False):
     reason: str
 
 
-def _contact_for(contacts: list[meta.Contact] | None, phone: str, bsuid: str) -> meta.Contact:
-    """The `contacts[]` entry of this customer, matched by identifier, never by index."""
-    for contact in contacts or ():
-        if (phone and contact.wa_id == phone) or (bsuid and contact.user_id == bsuid):
-            return contact
-    return _NO_CONTACT
+#: (phone, BSUID, parent BSUID, first matched contact) of one customer appearance.
+Customer = tuple[str, str, str, meta.Contact]
+
+
+def _with_contacts(
+    contacts: list[meta.Contact] | None, phone: str, bsuid: str, parent: str, path: Where
+) -> Customer | ItemError:
+    """The item's identifiers united with those of its `contacts[]` entries (CONTRACT 2.1).
+
+    A contact is the item's when `wa_id` equals the item's phone or `user_id` its BSUID: by
+    identifier, never by index, and only by the identifiers the item itself carries (an item
+    with only a phone matches on the phone). Every matching contact adds what the item lacks;
+    two values of one identifier that differ are an `identity_conflict`, whichever two of the
+    item and its contacts carry them. The first matching contact gives the profile.
+    """
+    first = _NO_CONTACT
+    if not contacts:
+        return phone, bsuid, parent, first
+    own_phone, own_bsuid = phone, bsuid
+    for contact in contacts:
+        if not (
+            (own_phone and contact.wa_id == own_phone)
+            or (own_bsuid and contact.user_id == own_bsuid)
+        ):
+            continue
+        if first is _NO_CONTACT:
+            first = contact
+        united = phone_union(phone, contact.wa_id or "")
+        if united is None:
+            return _conflict("phone", "wa_id", path)
+        phone = united
+        united = bsuid_union(bsuid, contact.user_id or "")
+        if united is None:
+            return _conflict("BSUID", "user_id", path)
+        bsuid = united
+        united = parent_union(parent, contact.parent_user_id or "")
+        if united is None:
+            return _conflict("parent BSUID", "parent_user_id", path)
+        parent = united
+    return phone, bsuid, parent, first
+
+
+def _conflict(what: str, field: str, path: Where) -> ItemError:
+    # No identifier values in the message: dead-letter headers are read by people and tools
+    # that have no business seeing phone numbers.
+    return ItemError(
+        "identity_conflict", f"{what} differs between the item and contacts[].{field} at {path}"
+    )
 
 
 _NO_CONTACT = meta.Contact()
@@ -68,8 +111,16 @@ class _Change:
             return _missing_id(path)
         if msg.type == "system" and msg.system is not None:
             return self._system(msg, msg.system, path)
-        phone, bsuid = msg.from_ or "", msg.from_user_id or ""
-        contact = _contact_for(self.contacts, phone, bsuid)
+        customer = _with_contacts(
+            self.contacts,
+            msg.from_ or "",
+            msg.from_user_id or "",
+            msg.from_parent_user_id or "",
+            path,
+        )
+        if isinstance(customer, ItemError):
+            return customer
+        phone, bsuid, parent, contact = customer
         name, username = _profile(contact)
         event_type: EventType = "inbound_message"
         attested = False
@@ -84,7 +135,7 @@ class _Change:
             natural_key=self.key("message", msg.id, self.pnid),
             timestamp=msg.timestamp,
             bsuid=bsuid,
-            parent_bsuid=msg.from_parent_user_id or contact.parent_user_id or "",
+            parent_bsuid=parent,
             phone=phone,
             name=name,
             username=username,
@@ -132,15 +183,17 @@ class _Change:
         else:
             phone, bsuid = status.recipient_id or "", status.recipient_user_id or ""
             key = self.key(kind, status.id, status.status)
-        contact = _contact_for(self.contacts, phone, bsuid)
-        name, username = _profile(contact)
         parent = (
             status.recipient_parent_user_id
             or status.parent_recipient_user_id
             or status.parent_user_id
-            or contact.parent_user_id
             or ""
         )
+        customer = _with_contacts(self.contacts, phone, bsuid, parent, path)
+        if isinstance(customer, ItemError):
+            return customer
+        phone, bsuid, parent, contact = customer
+        name, username = _profile(contact)
         return Appearance(
             event_type=event_type,
             business=self.business,
@@ -167,7 +220,10 @@ class _Change:
                 bsuid = recipient
             else:
                 phone = recipient
-        contact = _contact_for(self.contacts, phone, bsuid)
+        customer = _with_contacts(self.contacts, phone, bsuid, echo.to_parent_user_id or "", path)
+        if isinstance(customer, ItemError):
+            return customer
+        phone, bsuid, parent, contact = customer
         name, username = _profile(contact)
         return Appearance(
             event_type="message_echo",
@@ -175,7 +231,7 @@ class _Change:
             natural_key=self.key("echo", echo.id, self.pnid),
             timestamp=echo.timestamp,
             bsuid=bsuid,
-            parent_bsuid=echo.to_parent_user_id or contact.parent_user_id or "",
+            parent_bsuid=parent,
             phone=phone,
             name=name,
             username=username,
@@ -192,8 +248,10 @@ class _Change:
             phone, bsuid, parent = call.to, call.to_user_id, call.to_parent_user_id
         else:
             phone, bsuid, parent = call.from_, call.from_user_id, call.from_parent_user_id
-        phone, bsuid = phone or "", bsuid or ""
-        contact = _contact_for(self.contacts, phone, bsuid)
+        customer = _with_contacts(self.contacts, phone or "", bsuid or "", parent or "", path)
+        if isinstance(customer, ItemError):
+            return customer
+        phone, bsuid, parent, contact = customer
         name, username = _profile(contact)
         return Appearance(
             event_type="call",
@@ -201,7 +259,7 @@ class _Change:
             natural_key=self.key("call", call.id, call.event),
             timestamp=call.timestamp,
             bsuid=bsuid,
-            parent_bsuid=parent or contact.parent_user_id or "",
+            parent_bsuid=parent,
             phone=phone,
             name=name,
             username=username,
@@ -258,23 +316,28 @@ class _Change:
         )
 
     def preference(self, pref: meta.UserPreference, path: Where) -> Found:
-        phone, bsuid = pref.wa_id or "", pref.user_id or ""
-        contact = _contact_for(self.contacts, phone, bsuid)
+        own_phone, own_bsuid = pref.wa_id or "", pref.user_id or ""
+        customer = _with_contacts(self.contacts, own_phone, own_bsuid, "", path)
+        if isinstance(customer, ItemError):
+            return customer
+        phone, bsuid, parent, contact = customer
         name, username = _profile(contact)
         return Appearance(
             event_type="preference_update",
             business=self.business,
+            # The item's own identifiers, not the union: the eventId of a webhook must not
+            # change because of how its contacts are read (CONTRACT 5).
             natural_key=self.key(
                 "preference",
                 self.pnid,
-                bsuid or phone,
+                own_bsuid or own_phone,
                 pref.category,
                 pref.value,
                 str(pref.timestamp or ""),
             ),
             timestamp=pref.timestamp,
             bsuid=bsuid,
-            parent_bsuid=contact.parent_user_id or "",
+            parent_bsuid=parent,
             phone=phone,
             name=name,
             username=username,

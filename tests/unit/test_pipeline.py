@@ -160,9 +160,10 @@ def test_legacy_length_bsuid_is_accepted_and_flagged(run: Run, pipeline: Pipelin
 
 def test_legacy_parent_is_flagged_too(run: Run, sample_json: Sample) -> None:
     doc = sample_json("meta_inbound_parent_bsuid")
-    doc["entry"][0]["changes"][0]["value"]["messages"][0]["from_parent_user_id"] = (
-        "IN.ENT." + "7" * 200
-    )
+    value = doc["entry"][0]["changes"][0]["value"]
+    # The contact repeats the parent: a different one there would be an identity conflict.
+    value["messages"][0]["from_parent_user_id"] = "IN.ENT." + "7" * 200
+    value["contacts"][0]["parent_user_id"] = "IN.ENT." + "7" * 200
     out = run(doc)
     assert out[0].headers == [("identity-flags", b"legacy_bsuid_length")]
 
