@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import msgspec
 
-from processor.core.appearance import Appearance, BusinessRef, Where, change_path
+from processor.core.appearance import Appearance, BusinessRef, Skipped, Where, change_path
 from processor.core.bsuid import looks_like_bsuid
 from processor.core.records import ItemError
 from processor.core.union import bsuid_union, parent_union, phone_union
@@ -20,14 +20,9 @@ from schemas import meta
 from schemas.identity import EventType
 
 Found = Appearance | ItemError
+__all__ = ["Skipped", "meta_appearances"]
 _CONTACT_REQUEST_ORIGINS = frozenset({"contact_request", "request_contact_info"})
 _BODY_CHANGE = re.compile(r"changed from (\S+) to (\S+)")
-
-
-class Skipped(msgspec.Struct, frozen=True, gc=False):
-    """A change that holds no customer (CONTRACT 2.1: counted, not dead-lettered)."""
-
-    reason: str
 
 
 #: (phone, BSUID, parent BSUID, first matched contact) of one customer appearance.

@@ -1,0 +1,30 @@
+"""Connectly webhooks (CONTRACT 2.3); the mapping is in `connectly_appearances`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from processor.core.connectly_appearances import connectly_appearance
+from processor.core.formats.base import FormatAdapter, Item
+from processor.core.records import InputRecord
+from processor.core.signature import CONNECTLY_HEADER, SigningSecrets, connectly_signature_ok
+from schemas.webhook import Envelope
+
+
+class ConnectlyFormat(FormatAdapter):
+    """`{"timestamp", "sender", "recipient", ...}`, signed with `x-connectly-hmac-sha256`."""
+
+    name = "connectly"
+    hint_header = CONNECTLY_HEADER
+
+    def matches(self, envelope: Envelope) -> bool:
+        return envelope.sender is not None or envelope.recipient is not None
+
+    def signature_ok(self, record: InputRecord, secrets: SigningSecrets) -> bool:
+        return not secrets.connectly or connectly_signature_ok(
+            record.value, record.header(CONNECTLY_HEADER), secrets.connectly
+        )
+
+    def appearances(self, envelope: Envelope, body: bytes, include_standby: bool) -> Iterable[Item]:
+        # One body, one customer.
+        return (connectly_appearance(envelope, body),)

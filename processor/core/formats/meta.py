@@ -1,0 +1,43 @@
+"""Meta WhatsApp Cloud API webhooks (CONTRACT 2.1, 2.2); the mapping is in `meta_appearances`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from processor.core.formats.base import FormatAdapter, Item
+from processor.core.meta_appearances import meta_appearances
+from processor.core.records import InputRecord, ItemError
+from processor.core.signature import META_HEADER, SigningSecrets, meta_signature_ok
+from schemas.webhook import Envelope
+
+_META_OBJECT: Final = "whatsapp_business_account"
+
+
+class MetaFormat(FormatAdapter):
+    """`{"object": "whatsapp_business_account", "entry": [...]}`, signed with the app secret
+    (`x-hub-signature-256`)."""
+
+    name = "meta"
+    hint_header = META_HEADER
+
+    def matches(self, envelope: Envelope) -> bool:
+        return envelope.object is not None or envelope.entry is not None
+
+    def signature_ok(self, record: InputRecord, secrets: SigningSecrets) -> bool:
+        return not secrets.meta or meta_signature_ok(
+            record.value, record.header(META_HEADER), secrets.meta
+        )
+
+    def check(self, envelope: Envelope) -> ItemError | None:
+        if envelope.object not in (None, _META_OBJECT):
+            # Messenger and Instagram bodies share the envelope: same shape, other product.
+            return ItemError(
+                "unknown_format", f"Meta object {envelope.object!r} is not {_META_OBJECT}"
+            )
+        if envelope.entry is None:
+            return ItemError("schema_mismatch", "Object missing required field `entry`")
+        return None
+
+    def appearances(self, envelope: Envelope, body: bytes, include_standby: bool) -> Iterable[Item]:
+        return meta_appearances(envelope.entry or [], include_standby=include_standby)
