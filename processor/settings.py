@@ -35,7 +35,7 @@ ENV_VARS: Final[dict[str, str]] = {
             "ssl_keyfile",
         }
         else name.upper()
-        if name in {"meta_app_secret", "connectly_webhook_secret"}
+        if name in {"meta_app_secret", "connectly_webhook_secret", "vonage_signature_secret"}
         else f"BSUID_{name.upper()}"
     )
     for name in Settings.__struct_fields__

@@ -17,6 +17,10 @@ class PipelineStats:
     #: Changes passed over inside records that did produce output, by reason.
     skipped_changes: Counter[str] = field(default_factory=Counter)
     legacy_bsuids: int = 0
+    #: Input records by format (`source.format`: meta, connectly, vonage, wati), counted once
+    #: the format is known and the body decoded; records dead-lettered before that (too
+    #: large, not JSON, no known format, bad signature) are in `dead_letters` only.
+    formats: Counter[str] = field(default_factory=Counter)
 
     def merge(self, other: PipelineStats) -> None:
         self.records += other.records
@@ -25,6 +29,7 @@ class PipelineStats:
         self.skips.update(other.skips)
         self.skipped_changes.update(other.skipped_changes)
         self.legacy_bsuids += other.legacy_bsuids
+        self.formats.update(other.formats)
 
     def by_route(self) -> Counter[str]:
         routes: Counter[str] = Counter()

@@ -294,6 +294,21 @@ def test_stats_count_every_outcome(
     assert total.by_route() == {"identity": 2, "dropped": 2, "dlq": 2}
 
 
+def test_stats_count_records_by_format(
+    run: Run, sample: Callable[[str], bytes], pipeline: Pipeline
+) -> None:
+    run(sample("meta_inbound_two_messages"))
+    run(sample("meta_template_status_update_not_customer"))  # skipped, still a Meta record
+    run(sample("connectly_inbound_legacy"))
+    run(connectly(id="+1-800-FLOWERS"))  # dead-lettered item, still a Connectly record
+    run(b"nope")  # no format: in dead_letters only
+    assert pipeline.stats.formats == {"meta": 2, "connectly": 2}
+    total = PipelineStats()
+    total.merge(pipeline.stats)
+    total.merge(pipeline.stats)
+    assert total.formats == {"meta": 4, "connectly": 4}
+
+
 def test_kafka_time_is_only_a_fallback(run: Run) -> None:
     out = run(connectly(id="+14155550123"), timestamp_ms=1_900_000_000_000)
     assert json.loads(out[0].value)["occurredAt"] == "1970-01-01T00:00:01Z"
