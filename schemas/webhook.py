@@ -1,14 +1,16 @@
 """The envelope every raw record is decoded into first, in a single msgspec pass.
 
-Meta and Connectly bodies share no tag field we could dispatch on, so one Struct holds the
-top-level fields of both; the format is then told by which ones are present. Message
-payloads (`message`) stay raw: the pipeline never reads message text.
+The providers' bodies share no tag field we could dispatch on, so one Struct holds the
+top-level fields of every format (one block each); the format is then told by which ones
+are present (`processor.core.formats`). A field name two providers share must have one type
+that suits both. Message payloads (`message`) stay raw: the pipeline never reads message text.
 """
 
 from __future__ import annotations
 
 import msgspec
 
+from schemas import vonage
 from schemas.base import WebhookStruct
 from schemas.connectly import Party, StatusUpdate
 from schemas.meta import Entry, TypedEntry
@@ -20,12 +22,21 @@ class Envelope(WebhookStruct, frozen=True, kw_only=True, rename={"status_update"
     entry: list[Entry] | None = None
     # Connectly
     topic: str | None = None
+    #: Connectly and WATI: unix seconds; Vonage: ISO 8601.
     timestamp: str | int | None = None
     sender: Party | None = None
     recipient: Party | None = None
     status_update: StatusUpdate | None = None
     #: The message payload: skipped, never decoded (its text is none of our business).
     message: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    # Vonage Messages API
+    message_uuid: str | None = None
+    channel: str | None = None
+    to: str | None = None
+    from_: str | None = msgspec.field(default=None, name="from")
+    status: str | None = None
+    profile: vonage.Profile | None = None
+    whatsapp: vonage.WhatsApp | None = None
 
 
 class TypedEnvelope(Envelope, frozen=True, kw_only=True, rename={"status_update": "statusUpdate"}):

@@ -12,7 +12,14 @@ from typing import Final
 
 import msgspec
 
-from processor.core.formats import ADAPTERS, BY_LABEL, HINT_HEADERS, NAMES, FormatAdapter
+from processor.core.formats import (
+    ADAPTERS,
+    BY_LABEL,
+    HINT_HEADERS,
+    NAMES,
+    SHAPE_KEYS,
+    FormatAdapter,
+)
 from processor.core.records import InputRecord, ItemError
 from processor.core.signature import SigningSecrets
 from schemas.identity import SourceFormat
@@ -21,6 +28,8 @@ from schemas.webhook import ENVELOPE_DECODER, TYPED_ENVELOPE_DECODER, Envelope
 #: Meta's limit for a webhook body (CONTRACT 7, `too_large`).
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
 SOURCE_HEADER: Final = "webhook-source"
+#: Only the top-level keys: on the slow path, to tell "no known format" from "broken".
+_KEYS_DECODER: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 #: The format's name (what `source.format` says), the decoded body, and the adapter that
 #: reads it: the pipeline calls the adapter directly.
@@ -74,11 +83,25 @@ def _decode_slowly(
     except msgspec.ValidationError as exc:
         if body.lstrip()[:1] != b"{":
             return ItemError("unknown_format", f"body is JSON but not an object: {exc}")
+        if hinted is None and not _has_a_known_shape(body):
+            # Another service's webhook whose `from` or `status` is not a string is not a
+            # broken Vonage body: it is no body of ours at all.
+            return ItemError("unknown_format", f"not a webhook of any known format {NAMES}")
         return ItemError("schema_mismatch", str(exc))
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # msgspec reports invalid UTF-8 inside a string it decodes as UnicodeDecodeError.
         return ItemError("invalid_json", str(exc))
     return _checked(record, envelope, hinted, secrets)
+
+
+def _has_a_known_shape(body: bytes) -> bool:
+    """Whether the object has a top-level key that marks some format (or cannot be read far
+    enough to say: then it is not called unknown)."""
+    try:
+        keys = _KEYS_DECODER.decode(body)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return True
+    return not SHAPE_KEYS.isdisjoint(keys)
 
 
 def _checked(

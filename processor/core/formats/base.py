@@ -38,10 +38,13 @@ class FormatAdapter(ABC):
     #: sends), or None when the provider has none (Vonage signs in the generic
     #: `authorization`).
     hint_header: ClassVar[str | None] = None
+    #: `Envelope` fields that mark this format's shape: a body with any of them is taken for
+    #: this format when no header names one (first adapter in `ADAPTERS` order wins).
+    shape: ClassVar[tuple[str, ...]]
 
-    @abstractmethod
     def matches(self, envelope: Envelope) -> bool:
         """Whether the body has this format's shape: for records without `webhook-source`."""
+        return any(getattr(envelope, name) is not None for name in self.shape)
 
     def signature_ok(self, record: InputRecord, secrets: SigningSecrets) -> bool:
         """Signed right, or no secret configured for this format (then nothing is verified).

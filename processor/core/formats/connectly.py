@@ -16,9 +16,7 @@ class ConnectlyFormat(FormatAdapter):
 
     name = "connectly"
     hint_header = CONNECTLY_HEADER
-
-    def matches(self, envelope: Envelope) -> bool:
-        return envelope.sender is not None or envelope.recipient is not None
+    shape = ("sender", "recipient")
 
     def signature_ok(self, record: InputRecord, secrets: SigningSecrets) -> bool:
         return not secrets.connectly or connectly_signature_ok(

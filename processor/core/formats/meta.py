@@ -20,9 +20,7 @@ class MetaFormat(FormatAdapter):
 
     name = "meta"
     hint_header = META_HEADER
-
-    def matches(self, envelope: Envelope) -> bool:
-        return envelope.object is not None or envelope.entry is not None
+    shape = ("object", "entry")
 
     def signature_ok(self, record: InputRecord, secrets: SigningSecrets) -> bool:
         return not secrets.meta or meta_signature_ok(
