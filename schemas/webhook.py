@@ -37,6 +37,19 @@ class Envelope(WebhookStruct, frozen=True, kw_only=True, rename={"status_update"
     status: str | None = None
     profile: vonage.Profile | None = None
     whatsapp: vonage.WhatsApp | None = None
+    # WATI (flat, camelCase)
+    event_type: str | None = msgspec.field(default=None, name="eventType")
+    whatsapp_message_id: str | None = msgspec.field(default=None, name="whatsappMessageId")
+    wa_id: str | None = msgspec.field(default=None, name="waId")
+    bsuid: str | None = None
+    parent_bsuid: str | None = msgspec.field(default=None, name="parentBsuid")
+    username: str | None = None
+    sender_name: str | None = msgspec.field(default=None, name="senderName")
+    channel_phone_number: str | None = msgspec.field(default=None, name="channelPhoneNumber")
+    #: False: the customer wrote; true: the business sent it.
+    owner: bool | None = None
+    #: The message type (`text`, `image`, ...).
+    type: str | None = None
 
 
 class TypedEnvelope(Envelope, frozen=True, kw_only=True, rename={"status_update": "statusUpdate"}):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from processor.core.records import SkipReason
 from schemas.identity import EventType, SourceFormat
 
 
@@ -70,4 +71,4 @@ class Skipped(msgspec.Struct, frozen=True, gc=False):
     a Meta change of another field, a WATI event of another type, a Vonage message of another
     channel. `reason` is the skip counter's label."""
 
-    reason: str
+    reason: SkipReason

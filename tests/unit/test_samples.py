@@ -22,6 +22,7 @@ B = {"scope": "acme", "number": "+15551230002", "phoneNumberId": "20000000000000
 ANA = "US.7301846620193748112"
 BEN = "US.5518290017364528190"
 JOHN = "GB.4402938475610293847"
+BOB = "CN.3301928374650192855"
 
 
 def customer(id_: str, user_id: str, phone: str) -> dict[str, Any]:
@@ -445,6 +446,66 @@ EXPECTED: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             },
         )
     ],
+    "wati_message_bsuid_with_waid": [
+        (
+            "identity",
+            f"acme/{BOB}",
+            {
+                "eventType": "inbound_message",
+                "source.format": "wati",
+                "identity.class": "phone_and_bsuid",
+                "identity.phone": "+8618719149214",
+                "identity.parentBsuid": "CN.ENT.3301928374650192800",
+                "identity.username": "bob",
+                "identity.country": "CN",
+                "customer.name": "Bob Chen",
+                **customer(BOB, BOB, "+8618719149214"),
+                **reach(BOB, "+8618719149214", True),
+                "message": {
+                    "id": "wamid.HBgNODYxODcxOTE0OTIxNBUCABIYFDNCRkJFNDFCMTI1MDAwQTRCMDMwAA==",
+                    "status": "received",
+                },
+                "occurredAt": "2026-06-21T00:25:00Z",
+                **admitted(A),
+            },
+        )
+    ],
+    "wati_message_bsuid_without_waid": [
+        (
+            "dropped",
+            "+15551230002",
+            {
+                "eventType": "inbound_message",
+                "source.format": "wati",
+                "identity.class": "bsuid_only",
+                "identity.key": "acme/KR.3301928374650192844",
+                "identity.username": "kim.j",
+                "identity.parentBsuid": "",
+                "customer.name": "Kim",
+                "gate": {"numberEnabled": False, "decision": "drop", "reason": "bsuid_not_enabled"},
+                "business": B,
+                "occurredAt": "2026-06-21T00:26:00Z",
+            },
+        )
+    ],
+    "wati_message_echo_bsuid_only": [
+        (
+            "identity",
+            "acme/DE.5500193846620193741",
+            {
+                "eventType": "message_echo",
+                "source.format": "wati",
+                "identity.class": "bsuid_only",
+                "identity.username": "lena.k",
+                "customer.name": None,  # the sender is the business's operator
+                **customer("DE.5500193846620193741", "DE.5500193846620193741", ""),
+                "message.status": "text",
+                "occurredAt": "2026-06-21T00:27:00Z",
+                **admitted(A),
+            },
+        )
+    ],
+    "wati_event_message_not_bsuid": [],
     "meta_standby_echo_to_phone": [
         (
             "identity",
@@ -500,6 +561,7 @@ EXPECTED_DEAD: dict[str, tuple[list[str], str]] = {
     "meta_inbound_contact_conflict": (["dlq"], "identity_conflict"),
     "vonage_status_conflicting_phone": (["dlq"], "identity_conflict"),
     "vonage_status_conflicting_bsuid": (["dlq"], "identity_conflict"),
+    "wati_message_conflicting_bsuid": (["dlq"], "identity_conflict"),
 }
 
 

@@ -12,9 +12,15 @@ from processor.core.formats.base import FormatAdapter, Item
 from processor.core.formats.connectly import ConnectlyFormat
 from processor.core.formats.meta import MetaFormat
 from processor.core.formats.vonage import VonageFormat
+from processor.core.formats.wati import WatiFormat
 from schemas.webhook import Envelope
 
-ADAPTERS: Final[tuple[FormatAdapter, ...]] = (MetaFormat(), ConnectlyFormat(), VonageFormat())
+ADAPTERS: Final[tuple[FormatAdapter, ...]] = (
+    MetaFormat(),
+    ConnectlyFormat(),
+    VonageFormat(),
+    WatiFormat(),
+)
 #: `webhook-source` header value -> its adapter.
 BY_LABEL: Final[dict[bytes, FormatAdapter]] = {a.name.encode(): a for a in ADAPTERS}
 #: (header, adapter): a header whose presence alone names the format.
