@@ -45,7 +45,7 @@ class Pipeline:
             emit(dead_letter(record, decoded))
             return
         fmt, envelope, adapter = decoded
-        stats.formats[fmt] += 1
+        stats.format_records[adapter.index] += 1
         items = adapter.appearances(envelope, record.value, self.include_standby)
         source = Source(
             format=fmt, topic=record.topic, partition=record.partition, offset=record.offset

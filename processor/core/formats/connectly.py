@@ -11,7 +11,7 @@ from processor.core.signature import CONNECTLY_HEADER, SigningSecrets, connectly
 from schemas.webhook import Envelope
 
 
-class ConnectlyFormat(FormatAdapter):
+class ConnectlyFormat(FormatAdapter[Envelope]):
     """`{"timestamp", "sender", "recipient", ...}`, signed with `x-connectly-hmac-sha256`."""
 
     name = "connectly"
@@ -23,6 +23,6 @@ class ConnectlyFormat(FormatAdapter):
             record.value, record.header(CONNECTLY_HEADER), secrets.connectly
         )
 
-    def appearances(self, envelope: Envelope, body: bytes, include_standby: bool) -> Iterable[Item]:
+    def appearances(self, body: Envelope, raw: bytes, include_standby: bool) -> Iterable[Item]:
         # One body, one customer.
-        return (connectly_appearance(envelope, body),)
+        return (connectly_appearance(body, raw),)

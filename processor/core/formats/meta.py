@@ -14,7 +14,7 @@ from schemas.webhook import Envelope
 _META_OBJECT: Final = "whatsapp_business_account"
 
 
-class MetaFormat(FormatAdapter):
+class MetaFormat(FormatAdapter[Envelope]):
     """`{"object": "whatsapp_business_account", "entry": [...]}`, signed with the app secret
     (`x-hub-signature-256`)."""
 
@@ -27,15 +27,13 @@ class MetaFormat(FormatAdapter):
             record.value, record.header(META_HEADER), secrets.meta
         )
 
-    def check(self, envelope: Envelope) -> ItemError | None:
-        if envelope.object not in (None, _META_OBJECT):
+    def check(self, body: Envelope) -> ItemError | None:
+        if body.object not in (None, _META_OBJECT):
             # Messenger and Instagram bodies share the envelope: same shape, other product.
-            return ItemError(
-                "unknown_format", f"Meta object {envelope.object!r} is not {_META_OBJECT}"
-            )
-        if envelope.entry is None:
+            return ItemError("unknown_format", f"Meta object {body.object!r} is not {_META_OBJECT}")
+        if body.entry is None:
             return ItemError("schema_mismatch", "Object missing required field `entry`")
         return None
 
-    def appearances(self, envelope: Envelope, body: bytes, include_standby: bool) -> Iterable[Item]:
-        return meta_appearances(envelope.entry or [], include_standby=include_standby)
+    def appearances(self, body: Envelope, raw: bytes, include_standby: bool) -> Iterable[Item]:
+        return meta_appearances(body.entry or [], include_standby=include_standby)

@@ -18,28 +18,28 @@ from processor.core.formats.base import FormatAdapter, Item
 from processor.core.records import InputRecord, ItemError
 from processor.core.signature import VONAGE_HEADER, SigningSecrets, vonage_signature_ok
 from processor.core.union import bsuid_union, parent_union, phone_union
-from schemas.vonage import Recipient
-from schemas.webhook import Envelope
+from schemas.vonage import VONAGE_DECODER, Recipient, VonageBody
 
 _NO_RECIPIENT = Recipient()
 
 
-class VonageFormat(FormatAdapter):
+class VonageFormat(FormatAdapter[VonageBody]):
     """Signed with an HS256 JWT in `authorization` (a header any API may send: no format hint)."""
 
     name = "vonage"
     shape = ("message_uuid",)
+    decoder = VONAGE_DECODER
 
     def signature_ok(self, record: InputRecord, secrets: SigningSecrets) -> bool:
         return not secrets.vonage or vonage_signature_ok(
             record.value, record.header(VONAGE_HEADER), secrets.vonage
         )
 
-    def appearances(self, envelope: Envelope, body: bytes, include_standby: bool) -> Iterable[Item]:
-        return (vonage_appearance(envelope),)
+    def appearances(self, body: VonageBody, raw: bytes, include_standby: bool) -> Iterable[Item]:
+        return (vonage_appearance(body),)
 
 
-def vonage_appearance(envelope: Envelope) -> Appearance | ItemError | Skipped:
+def vonage_appearance(envelope: VonageBody) -> Appearance | ItemError | Skipped:
     if envelope.channel != "whatsapp":
         if envelope.channel is None:
             return ItemError("schema_mismatch", "Object missing required field `channel` - at `$`")

@@ -17,20 +17,21 @@ from processor.core.formats.base import FormatAdapter, Item
 from processor.core.records import ItemError
 from processor.core.union import bsuid_union
 from schemas.identity import EventType
-from schemas.webhook import Envelope
+from schemas.wati import WATI_DECODER, WatiBody
 
 BSUID_MESSAGE = "message_bsuid"
 
 
-class WatiFormat(FormatAdapter):
+class WatiFormat(FormatAdapter[WatiBody]):
     name = "wati"
     shape = ("event_type",)
+    decoder = WATI_DECODER
 
-    def appearances(self, envelope: Envelope, body: bytes, include_standby: bool) -> Iterable[Item]:
-        return (wati_appearance(envelope),)
+    def appearances(self, body: WatiBody, raw: bytes, include_standby: bool) -> Iterable[Item]:
+        return (wati_appearance(body),)
 
 
-def wati_appearance(envelope: Envelope) -> Appearance | ItemError | Skipped:
+def wati_appearance(envelope: WatiBody) -> Appearance | ItemError | Skipped:
     if envelope.event_type != BSUID_MESSAGE:
         if envelope.event_type is None:
             # Only a `webhook-source: wati` header gets a body without one this far.
