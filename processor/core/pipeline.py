@@ -44,9 +44,9 @@ class Pipeline:
             stats.dead_letters[decoded.code] += 1
             emit(dead_letter(record, decoded))
             return
-        fmt, envelope, adapter = decoded
+        fmt, body, adapter = decoded
         stats.format_records[adapter.index] += 1
-        items = adapter.appearances(envelope, record.value, self.include_standby)
+        items = adapter.appearances(body, record.value, self.include_standby)
         source = Source(
             format=fmt, topic=record.topic, partition=record.partition, offset=record.offset
         )

@@ -39,33 +39,33 @@ class VonageFormat(FormatAdapter[VonageBody]):
         return (vonage_appearance(body),)
 
 
-def vonage_appearance(envelope: VonageBody) -> Appearance | ItemError | Skipped:
-    if envelope.channel != "whatsapp":
-        if envelope.channel is None:
+def vonage_appearance(body: VonageBody) -> Appearance | ItemError | Skipped:
+    if body.channel != "whatsapp":
+        if body.channel is None:
             return ItemError("schema_mismatch", "Object missing required field `channel` - at `$`")
         # SMS, MMS, Viber, Messenger callbacks of the same application: no WhatsApp customer.
         return Skipped("not_whatsapp_channel")
-    uuid = envelope.message_uuid
+    uuid = body.message_uuid
     if not uuid:
         # The natural key: without it every message of the number would share one eventId.
         return ItemError("schema_mismatch", "Object missing required field `message_uuid` - at `$`")
-    timestamp = _unix_seconds(envelope.timestamp)
+    timestamp = _unix_seconds(body.timestamp)
     if isinstance(timestamp, ItemError):
         return timestamp
-    profile = envelope.profile
+    profile = body.profile
     name = (profile.name or None) if profile else None
     username = (profile.username or "") if profile else ""
-    if envelope.status is not None:
-        whatsapp = envelope.whatsapp
+    if body.status is not None:
+        whatsapp = body.whatsapp
         recipient = (whatsapp.recipient if whatsapp else None) or _NO_RECIPIENT
-        customer = _united(envelope.to or "", recipient)
+        customer = _united(body.to or "", recipient)
         if isinstance(customer, ItemError):
             return customer
         phone, bsuid, parent = customer
         return Appearance(
             event_type="delivery_status",
-            business=BusinessRef(format="vonage", number=envelope.from_ or ""),
-            natural_key=("vonage-status", uuid, envelope.status),
+            business=BusinessRef(format="vonage", number=body.from_ or ""),
+            natural_key=("vonage-status", uuid, body.status),
             timestamp=timestamp,
             bsuid=bsuid,
             parent_bsuid=parent,
@@ -73,14 +73,14 @@ def vonage_appearance(envelope: VonageBody) -> Appearance | ItemError | Skipped:
             name=name,
             username=username,
             message_id=uuid,
-            message_status=envelope.status,
+            message_status=body.status,
             path="$.to",
         )
-    sender = envelope.from_ or ""
+    sender = body.from_ or ""
     bsuid = sender if looks_like_bsuid(sender) else ""
     return Appearance(
         event_type="inbound_message",
-        business=BusinessRef(format="vonage", number=envelope.to or ""),
+        business=BusinessRef(format="vonage", number=body.to or ""),
         natural_key=("vonage-inbound", uuid),
         timestamp=timestamp,
         bsuid=bsuid,

@@ -31,20 +31,20 @@ class WatiFormat(FormatAdapter[WatiBody]):
         return (wati_appearance(body),)
 
 
-def wati_appearance(envelope: WatiBody) -> Appearance | ItemError | Skipped:
-    if envelope.event_type != BSUID_MESSAGE:
-        if envelope.event_type is None:
+def wati_appearance(body: WatiBody) -> Appearance | ItemError | Skipped:
+    if body.event_type != BSUID_MESSAGE:
+        if body.event_type is None:
             # Only a `webhook-source: wati` header gets a body without one this far.
             return _missing("eventType")
         return Skipped("other_wati_event")
-    message_id = envelope.whatsapp_message_id
+    message_id = body.whatsapp_message_id
     if not message_id:
         # The natural key: without it every message of the number would share one eventId.
         return _missing("whatsappMessageId")
-    if envelope.owner is None:
+    if body.owner is None:
         # Who wrote it decides the event type; guessing would mislabel half of them.
         return _missing("owner")
-    phone, bsuid = envelope.wa_id or "", envelope.bsuid or ""
+    phone, bsuid = body.wa_id or "", body.bsuid or ""
     if looks_like_bsuid(phone):
         # `waId` is the WhatsApp id: a BSUID where the phone is hidden. It must be the same
         # customer as `bsuid`.
@@ -52,21 +52,21 @@ def wati_appearance(envelope: WatiBody) -> Appearance | ItemError | Skipped:
         if united is None:
             return ItemError("identity_conflict", "waId differs from bsuid at $")
         phone, bsuid = "", united
-    event_type: EventType = "message_echo" if envelope.owner else "inbound_message"
+    event_type: EventType = "message_echo" if body.owner else "inbound_message"
     return Appearance(
         event_type=event_type,
-        business=BusinessRef(format="wati", number=envelope.channel_phone_number or ""),
-        natural_key=("wati-message", message_id, envelope.channel_phone_number or ""),
-        timestamp=envelope.timestamp,
+        business=BusinessRef(format="wati", number=body.channel_phone_number or ""),
+        natural_key=("wati-message", message_id, body.channel_phone_number or ""),
+        timestamp=body.timestamp,
         bsuid=bsuid,
-        parent_bsuid=envelope.parent_bsuid or "",
+        parent_bsuid=body.parent_bsuid or "",
         phone=phone,
         # On a message the business sent, the sender is the business's operator.
-        name=None if envelope.owner else envelope.sender_name or None,
+        name=None if body.owner else body.sender_name or None,
         # WATI writes the handle as `@bob`; the other formats without the `@`.
-        username=(envelope.username or "").removeprefix("@"),
+        username=(body.username or "").removeprefix("@"),
         message_id=message_id,
-        message_status=(envelope.type or "") if envelope.owner else "received",
+        message_status=(body.type or "") if body.owner else "received",
         path="$",
     )
 
