@@ -8,19 +8,30 @@ is records per second per core whatever else the machine is doing.
 event and no dead letter: one message or one status per webhook, the bulk of real traffic.
 A first untimed pass finds them. The pipeline's caches (phones, ...) are cleared before each
 timed pass, because the worker sees each record once and starts cold too.
+
+Run alone, it is the core pass without `bench.py`'s broker runs, on a traffic mix of one's
+choice (`--formats meta,connectly` is the mix before Vonage and WATI existed, to compare the
+core across that change on the same records):
+
+    .venv/bin/python bench/_core.py [--records N] [--seed S] [--repeat K] [--formats a,b]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from processor.core.partitioner import partition_for
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
-from processor.devkit.generate import GeneratedRecord
+from processor.core.registry import Registry
+from processor.devkit.generate import FORMATS, GeneratedRecord, demo_registry_toml, generate
+from schemas.registry import RegistryFile
 
 
 @dataclass
@@ -140,3 +151,35 @@ def bench_core(
         everything.append(_timed(make_pipeline, records))
         single.append(_timed(make_pipeline, singles))
     return CoreResult(_median_run(everything), _median_run(single))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The pure pipeline per CPU second, no broker.")
+    parser.add_argument("--records", type=int, default=200_000, help="raw records to generate")
+    parser.add_argument("--seed", type=int, default=7, help="generator seed")
+    parser.add_argument("--repeat", type=int, default=1, help="median of K passes")
+    parser.add_argument(
+        "--formats", default=",".join(FORMATS), help=f"comma-separated, of {','.join(FORMATS)}"
+    )
+    args = parser.parse_args(argv)
+    formats = tuple(args.formats.split(","))
+    records = list(generate(args.records, seed=args.seed, formats=formats))
+    entries = msgspec.toml.decode(demo_registry_toml(), type=RegistryFile).number
+    registry = Registry(entries)
+    inputs = input_records(records, "bench.raw", 6)
+    result = bench_core(lambda: Pipeline(registry=registry), inputs, args.repeat)
+    summary = {
+        "formats": formats,
+        "records": args.records,
+        "repeat": args.repeat,
+        "core_events_per_s_per_core": round(result.all_records.records_per_cpu_s),
+        "core_identity_events_per_s_per_core": round(result.all_records.events_per_cpu_s),
+        "core_single_item_events_per_s_per_core": round(result.single_item.records_per_cpu_s),
+        "core_single_item_records": result.single_item.records,
+    }
+    print(msgspec.json.encode(summary).decode(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -37,7 +37,7 @@ ENV_VARS: Final[dict[str, str]] = {
             "ssl_keyfile",
         }
         else name.upper()
-        if name in {"meta_app_secret", "connectly_webhook_secret"}
+        if name in {"meta_app_secret", "connectly_webhook_secret", "vonage_signature_secret"}
         else f"BSUID_{name.upper()}"
     )
     for name in Settings.__struct_fields__
@@ -129,7 +129,7 @@ def load_settings(
 
 
 #: The webhook signing secrets, by setting name.
-SIGNING_SECRETS: Final = ("meta_app_secret", "connectly_webhook_secret")
+SIGNING_SECRETS: Final = ("meta_app_secret", "connectly_webhook_secret", "vonage_signature_secret")
 
 
 def _check_signatures(settings: Settings, empty: set[str]) -> None:
@@ -153,21 +153,11 @@ def _check_signatures(settings: Settings, empty: set[str]) -> None:
         )
 
 
-def signing_secrets(settings: Settings) -> SigningSecrets:
-    """The secrets the pipeline verifies with (none when verification is off)."""
-    if not settings.verify_signatures:
-        return SigningSecrets()
-    return SigningSecrets(
-        meta=settings.meta_app_secret.encode(),
-        connectly=settings.connectly_webhook_secret.encode(),
-    )
-
-
 def build_pipeline(settings: Settings, registry: Registry) -> Pipeline:
     """The pure pipeline as the settings configure it: the same for every entry point."""
     return Pipeline(
         registry=registry,
-        secrets=signing_secrets(settings),
+        secrets=SigningSecrets.of(settings),
         include_standby=settings.include_standby,
     )
 

@@ -24,7 +24,7 @@ EventType = Literal[
     "preference_update",
 ]
 IdentityClass = Literal["bsuid_only", "phone_and_bsuid", "phone_only"]
-SourceFormat = Literal["meta", "connectly"]
+SourceFormat = Literal["meta", "connectly", "vonage", "wati"]
 GateDecision = Literal["admit", "drop"]
 
 

@@ -23,7 +23,9 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 Guarantee = Literal["at-least-once", "exactly-once"]
 
 #: Settings whose values never appear in `config show` or logs.
-SECRET_FIELDS = frozenset({"sasl_password", "meta_app_secret", "connectly_webhook_secret"})
+SECRET_FIELDS = frozenset(
+    {"sasl_password", "meta_app_secret", "connectly_webhook_secret", "vonage_signature_secret"}
+)
 
 
 class Settings(OwnedStruct, frozen=True, kw_only=True):
@@ -54,6 +56,8 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     numbers: str = ""
     meta_app_secret: str = ""
     connectly_webhook_secret: str = ""
+    #: Vonage's account signature secret: the HS256 key of its webhook JWTs.
+    vonage_signature_secret: str = ""
     #: Check webhook signatures where a secret is set. Off: secrets are ignored.
     verify_signatures: bool = True
     #: Refuse to start unless a signing secret is set (and verification is on).

@@ -1,11 +1,16 @@
-"""The envelope every raw record is decoded into first, in a single msgspec pass.
+"""The envelope a Meta or Connectly body, and any body without `webhook-source`, is decoded
+into: a single msgspec pass.
 
-Meta and Connectly bodies share no tag field we could dispatch on, so one Struct holds the
-top-level fields of both; the format is then told by which ones are present. Message
-payloads (`message`) stay raw: the pipeline never reads message text.
+The providers' bodies share no tag field we could dispatch on, so one Struct holds the
+top-level fields of Meta and Connectly (the bulk of the traffic: their bodies are read here
+whatever the headers say) and one marker field of every other provider; the format is then
+told by which are present (`processor.core.formats`). Message payloads (`message`) stay raw:
+the pipeline never reads message text.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import msgspec
 
@@ -26,6 +31,13 @@ class Envelope(WebhookStruct, frozen=True, kw_only=True, rename={"status_update"
     status_update: StatusUpdate | None = None
     #: The message payload: skipped, never decoded (its text is none of our business).
     message: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    # Other providers: one marker field each, only its presence is read here (which format
+    # a body without `webhook-source` has). Their bodies are decoded into their own Structs
+    # (schemas.vonage, schemas.wati), so their field names never meet Meta's or Connectly's.
+    #: Vonage (any JSON value: its type is checked by `schemas.vonage.VonageBody`).
+    message_uuid: Any = None
+    #: WATI (likewise, by `schemas.wati.WatiBody`).
+    event_type: Any = msgspec.field(default=None, name="eventType")
 
 
 class TypedEnvelope(Envelope, frozen=True, kw_only=True, rename={"status_update": "statusUpdate"}):

@@ -14,7 +14,7 @@ from processor.cli.options import common_options, registry_from, settings_from
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
 from processor.core.stats import PipelineStats
-from processor.settings import ENV_VARS, build_pipeline
+from processor.settings import ENV_VARS, SIGNING_SECRETS, build_pipeline
 from schemas.classify_line import ClassifyLine
 from schemas.settings import Settings
 
@@ -83,7 +83,7 @@ def summary(stats: PipelineStats, settings: Settings) -> str:
     if skipped:
         line += f", {skipped:,} skipped"
     if stats.dead_letters.get("bad_signature") and settings.verify_signatures:
-        secrets = [ENV_VARS[n] for n in ("meta_app_secret", "connectly_webhook_secret")]
+        secrets = [ENV_VARS[n] for n in SIGNING_SECRETS]
         line += (
             f"; bad_signature: a signing secret is set ({' or '.join(secrets)}) and a body"
             " read by classify carries no signature header: unset it, or pass"

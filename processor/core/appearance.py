@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from processor.core.records import SkipReason
 from schemas.identity import EventType, SourceFormat
 
 
@@ -63,3 +64,11 @@ class Appearance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     message_status: str = ""
     #: Where in the body the appearance is, for dead-letter messages.
     path: Where | str = "$"
+
+
+class Skipped(msgspec.Struct, frozen=True, gc=False):
+    """A part of a body that holds no customer (CONTRACT 2.1, 2.4: counted, not dead-lettered):
+    a Meta change of another field, a WATI event of another type, a Vonage message of another
+    channel. `reason` is the skip counter's label."""
+
+    reason: SkipReason

@@ -12,39 +12,79 @@ from collections.abc import Callable, Iterator, Sequence
 
 import msgspec
 
-from processor.core.appearance import Appearance, BusinessRef, Where, change_path
+from processor.core.appearance import Appearance, BusinessRef, Skipped, Where, change_path
 from processor.core.bsuid import looks_like_bsuid
 from processor.core.records import ItemError
+from processor.core.union import bsuid_union, parent_union, phone_union
 from schemas import meta
 from schemas.identity import EventType
 
 Found = Appearance | ItemError
+__all__ = ["Skipped", "meta_appearances"]
 _CONTACT_REQUEST_ORIGINS = frozenset({"contact_request", "request_contact_info"})
 _BODY_CHANGE = re.compile(r"changed from (\S+) to (\S+)")
 
 
-class Skipped(msgspec.Struct, frozen=True, gc=False):
-    """A change that holds no customer (CONTRACT 2.1: counted, not dead-lettered)."""
-
-    reason: str
-
-
-def _contact_for(contacts: list[meta.Contact] | None, phone: str, bsuid: str) -> meta.Contact:
-    """The `contacts[]` entry of this customer, matched by identifier, never by index."""
-    for contact in contacts or ():
-        if (phone and contact.wa_id == phone) or (bsuid and contact.user_id == bsuid):
-            return contact
-    return _NO_CONTACT
+#: (phone, BSUID, parent BSUID, profile name, username, conflict) of one customer
+#: appearance; `conflict` is the item's dead letter when its identifiers disagree.
+Customer = tuple[str, str, str, str | None, str, ItemError | None]
 
 
-_NO_CONTACT = meta.Contact()
+def _with_contacts(
+    contacts: list[meta.Contact] | None, phone: str, bsuid: str, parent: str, path: Where
+) -> Customer:
+    """The item's identifiers united with those of its `contacts[]` entries (CONTRACT 2.1),
+    and the profile of the first matching contact.
 
+    A contact is the item's when `wa_id` equals the item's phone or `user_id` its BSUID: by
+    identifier, never by index, and only by the identifiers the item itself carries (an item
+    with only a phone matches on the phone). Every matching contact adds what the item lacks;
+    two values of one identifier that differ are an `identity_conflict`, whichever two of the
+    item and its contacts carry them.
 
-def _profile(contact: meta.Contact) -> tuple[str | None, str]:
-    profile = contact.profile
+    This runs for nearly every item of every Meta body: each attribute is read once, the
+    union functions run only where a contact says something the item does not, and a conflict
+    comes back in the tuple (no isinstance() on a Struct class: four times an `is None`).
+    """
+    if not contacts:
+        return phone, bsuid, parent, None, "", None
+    own_phone, own_bsuid = phone, bsuid
+    profile: meta.Profile | None = None
+    matched = False
+    for contact in contacts:
+        wa_id, user_id = contact.wa_id, contact.user_id
+        if not ((own_phone and wa_id == own_phone) or (own_bsuid and user_id == own_bsuid)):
+            continue
+        if not matched:
+            matched, profile = True, contact.profile
+        if wa_id and wa_id != phone:
+            united = phone_union(phone, wa_id)
+            if united is None:
+                return phone, bsuid, parent, None, "", _conflict("phone", "wa_id", path)
+            phone = united
+        if user_id and user_id != bsuid:
+            united = bsuid_union(bsuid, user_id)
+            if united is None:
+                return phone, bsuid, parent, None, "", _conflict("BSUID", "user_id", path)
+            bsuid = united
+        parent_id = contact.parent_user_id
+        if parent_id and parent_id != parent:
+            united = parent_union(parent, parent_id)
+            if united is None:
+                conflict = _conflict("parent BSUID", "parent_user_id", path)
+                return phone, bsuid, parent, None, "", conflict
+            parent = united
     if profile is None:
-        return None, ""
-    return profile.name or None, profile.username or ""
+        return phone, bsuid, parent, None, "", None
+    return phone, bsuid, parent, profile.name or None, profile.username or "", None
+
+
+def _conflict(what: str, field: str, path: Where) -> ItemError:
+    # No identifier values in the message: dead-letter headers are read by people and tools
+    # that have no business seeing phone numbers.
+    return ItemError(
+        "identity_conflict", f"{what} differs between the item and contacts[].{field} at {path}"
+    )
 
 
 class _Change:
@@ -68,9 +108,15 @@ class _Change:
             return _missing_id(path)
         if msg.type == "system" and msg.system is not None:
             return self._system(msg, msg.system, path)
-        phone, bsuid = msg.from_ or "", msg.from_user_id or ""
-        contact = _contact_for(self.contacts, phone, bsuid)
-        name, username = _profile(contact)
+        phone, bsuid, parent, name, username, conflict = _with_contacts(
+            self.contacts,
+            msg.from_ or "",
+            msg.from_user_id or "",
+            msg.from_parent_user_id or "",
+            path,
+        )
+        if conflict is not None:
+            return conflict
         event_type: EventType = "inbound_message"
         attested = False
         if msg.type == "contacts":
@@ -84,7 +130,7 @@ class _Change:
             natural_key=self.key("message", msg.id, self.pnid),
             timestamp=msg.timestamp,
             bsuid=bsuid,
-            parent_bsuid=msg.from_parent_user_id or contact.parent_user_id or "",
+            parent_bsuid=parent,
             phone=phone,
             name=name,
             username=username,
@@ -132,15 +178,17 @@ class _Change:
         else:
             phone, bsuid = status.recipient_id or "", status.recipient_user_id or ""
             key = self.key(kind, status.id, status.status)
-        contact = _contact_for(self.contacts, phone, bsuid)
-        name, username = _profile(contact)
         parent = (
             status.recipient_parent_user_id
             or status.parent_recipient_user_id
             or status.parent_user_id
-            or contact.parent_user_id
             or ""
         )
+        phone, bsuid, parent, name, username, conflict = _with_contacts(
+            self.contacts, phone, bsuid, parent, path
+        )
+        if conflict is not None:
+            return conflict
         return Appearance(
             event_type=event_type,
             business=self.business,
@@ -167,15 +215,18 @@ class _Change:
                 bsuid = recipient
             else:
                 phone = recipient
-        contact = _contact_for(self.contacts, phone, bsuid)
-        name, username = _profile(contact)
+        phone, bsuid, parent, name, username, conflict = _with_contacts(
+            self.contacts, phone, bsuid, echo.to_parent_user_id or "", path
+        )
+        if conflict is not None:
+            return conflict
         return Appearance(
             event_type="message_echo",
             business=self.business,
             natural_key=self.key("echo", echo.id, self.pnid),
             timestamp=echo.timestamp,
             bsuid=bsuid,
-            parent_bsuid=echo.to_parent_user_id or contact.parent_user_id or "",
+            parent_bsuid=parent,
             phone=phone,
             name=name,
             username=username,
@@ -192,16 +243,18 @@ class _Change:
             phone, bsuid, parent = call.to, call.to_user_id, call.to_parent_user_id
         else:
             phone, bsuid, parent = call.from_, call.from_user_id, call.from_parent_user_id
-        phone, bsuid = phone or "", bsuid or ""
-        contact = _contact_for(self.contacts, phone, bsuid)
-        name, username = _profile(contact)
+        phone, bsuid, parent, name, username, conflict = _with_contacts(
+            self.contacts, phone or "", bsuid or "", parent or "", path
+        )
+        if conflict is not None:
+            return conflict
         return Appearance(
             event_type="call",
             business=self.business,
             natural_key=self.key("call", call.id, call.event),
             timestamp=call.timestamp,
             bsuid=bsuid,
-            parent_bsuid=parent or contact.parent_user_id or "",
+            parent_bsuid=parent,
             phone=phone,
             name=name,
             username=username,
@@ -258,23 +311,28 @@ class _Change:
         )
 
     def preference(self, pref: meta.UserPreference, path: Where) -> Found:
-        phone, bsuid = pref.wa_id or "", pref.user_id or ""
-        contact = _contact_for(self.contacts, phone, bsuid)
-        name, username = _profile(contact)
+        own_phone, own_bsuid = pref.wa_id or "", pref.user_id or ""
+        phone, bsuid, parent, name, username, conflict = _with_contacts(
+            self.contacts, own_phone, own_bsuid, "", path
+        )
+        if conflict is not None:
+            return conflict
         return Appearance(
             event_type="preference_update",
             business=self.business,
+            # The item's own identifiers, not the union: the eventId of a webhook must not
+            # change because of how its contacts are read (CONTRACT 5).
             natural_key=self.key(
                 "preference",
                 self.pnid,
-                bsuid or phone,
+                own_bsuid or own_phone,
                 pref.category,
                 pref.value,
                 str(pref.timestamp or ""),
             ),
             timestamp=pref.timestamp,
             bsuid=bsuid,
-            parent_bsuid=contact.parent_user_id or "",
+            parent_bsuid=parent,
             phone=phone,
             name=name,
             username=username,

@@ -7,15 +7,13 @@ other, never an escaping exception.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from processor.core.appearance import Appearance
+from processor.core.appearance import Appearance, Skipped
 from processor.core.classify import classify
-from processor.core.connectly_appearances import connectly_appearance
 from processor.core.decode import MAX_BODY_BYTES, decode_record
 from processor.core.gate import resolve_business
-from processor.core.meta_appearances import Skipped, meta_appearances
 from processor.core.normalize import build_event
 from processor.core.records import InputRecord, ItemError, OutputRecord
 from processor.core.registry import Registry
@@ -46,12 +44,9 @@ class Pipeline:
             stats.dead_letters[decoded.code] += 1
             emit(dead_letter(record, decoded))
             return
-        fmt, envelope = decoded
-        items: Iterable[Appearance | ItemError | Skipped]
-        if fmt == "meta":
-            items = meta_appearances(envelope.entry or [], include_standby=self.include_standby)
-        else:
-            items = (connectly_appearance(envelope, record.value),)
+        fmt, body, adapter = decoded
+        stats.format_records[adapter.index] += 1
+        items = adapter.appearances(body, record.value, self.include_standby)
         source = Source(
             format=fmt, topic=record.topic, partition=record.partition, offset=record.offset
         )

@@ -24,7 +24,15 @@ DeadLetterCode = Literal[
     "internal_error",
 ]
 
-SkipReason = Literal["not_customer_field", "no_customer_appearance", "standby_ignored"]
+SkipReason = Literal[
+    "not_customer_field",
+    "no_customer_appearance",
+    "standby_ignored",
+    # Vonage callbacks of another channel (SMS, Viber, ...) than WhatsApp (CONTRACT 2.4).
+    "not_whatsapp_channel",
+    # WATI events other than `message_bsuid` (CONTRACT 2.4).
+    "other_wati_event",
+]
 
 Headers = list[tuple[str, bytes]]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import random
 from bisect import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
@@ -23,17 +23,25 @@ from typing import Final
 from processor.core.signature import (
     CONNECTLY_HEADER,
     META_HEADER,
+    VONAGE_HEADER,
     SigningSecrets,
     sign_connectly,
     sign_meta,
+    sign_vonage,
 )
 from processor.devkit import generate_shapes as shapes
 from processor.devkit.generate_shapes import BOTH, BUSINESSES, HIDDEN, LEGACY, NUMBERS, TEXTS, Who
 
 SOURCE_HEADER: Final = "webhook-source"
-#: Sources of an `Out`: labelled Meta / Connectly; Meta-signed but unlabelled; nothing at all.
-META, CONNECTLY, SIGNED_META, BARE = 0, 1, 2, 3
-_LABELS: Final = ((SOURCE_HEADER, b"meta"), (SOURCE_HEADER, b"connectly"))
+#: Sources of an `Out`: labelled Meta / Connectly; Meta-signed but unlabelled; nothing at all;
+#: labelled Vonage / WATI.
+META, CONNECTLY, SIGNED_META, BARE, VONAGE, WATI = 0, 1, 2, 3, 4, 5
+_LABELS: Final = {
+    META: (SOURCE_HEADER, b"meta"),
+    CONNECTLY: (SOURCE_HEADER, b"connectly"),
+    VONAGE: (SOURCE_HEADER, b"vonage"),
+    WATI: (SOURCE_HEADER, b"wati"),
+}
 #: Webhook retries (CONTRACT 1): the same body, key and headers again.
 DUPLICATE_RATIO: Final = 0.01
 #: Records without `webhook-source`: the processor has to tell the format by shape.
@@ -54,24 +62,32 @@ Out = tuple[bytes | None, bytes, int]
 #: (business index, customer, message id) of a sent message whose statuses follow.
 Sent = tuple[int, Who, bytes]
 
-#: New webhooks per 1000 picks, by `_Stream` method. Each outbound message adds 1-2 status
-#: records later, so Meta ends near 75% of the records and Connectly near 25%.
+#: Input formats the generator can produce (`webhook-source` values, CONTRACT 2).
+FORMATS: Final = ("meta", "connectly", "vonage", "wati")
+
+#: New webhooks per 1000 picks of the Meta + Connectly mix, by `_Stream` method and format.
+#: Each outbound message adds 1-2 status records later, so on that mix Meta ends near 75% of
+#: the records and Connectly near 25%. Vonage and WATI add about 9% and 7% of the records.
 _KINDS: Final = (
-    ("inbound", 300),
-    ("inbound_batch", 15),
-    ("outbound", 85),
-    ("group_status", 8),
-    ("contact_shared", 12),
-    ("identity_change", 6),
-    ("echo", 35),
-    ("call", 20),
-    ("history", 4),
-    ("contact_sync", 10),
-    ("preference", 8),
-    ("standby", 5),
-    ("not_customer", 14),
-    ("connectly_inbound", 130),
-    ("connectly_outbound", 40),
+    ("inbound", 300, "meta"),
+    ("inbound_batch", 15, "meta"),
+    ("outbound", 85, "meta"),
+    ("group_status", 8, "meta"),
+    ("contact_shared", 12, "meta"),
+    ("identity_change", 6, "meta"),
+    ("echo", 35, "meta"),
+    ("call", 20, "meta"),
+    ("history", 4, "meta"),
+    ("contact_sync", 10, "meta"),
+    ("preference", 8, "meta"),
+    ("standby", 5, "meta"),
+    ("not_customer", 14, "meta"),
+    ("connectly_inbound", 130, "connectly"),
+    ("connectly_outbound", 40, "connectly"),
+    ("vonage_inbound", 60, "vonage"),
+    ("vonage_outbound", 30, "vonage"),
+    ("wati_message", 75, "wati"),
+    ("wati_other", 8, "wati"),
 )
 
 
@@ -91,13 +107,16 @@ def generate(
     malformed_ratio: float = 0.02,
     customers: int | None = None,
     signing: SigningSecrets | None = None,
+    formats: Collection[str] = FORMATS,
 ) -> Iterator[GeneratedRecord]:
     """`count` raw webhook records, the same for the same arguments.
 
     `customers` is the size of the recurring customer pool (default count/4, at most 50k;
     phones stay unique up to ~150k). With `signing`, records carry the signature header of
     their source, so a pipeline configured with the same secrets verifies them all. With a
-    fixed `customers`, a shorter stream is a prefix of a longer one.
+    fixed `customers`, a shorter stream is a prefix of a longer one. `formats` picks the
+    providers whose webhooks are generated (default: all of `FORMATS`); malformed records
+    are then only of those providers, plus bodies that are no webhook at all.
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
@@ -106,7 +125,11 @@ def generate(
     size = customers if customers is not None else min(max(count // 4, 16), MAX_CUSTOMERS)
     if size < 1:
         raise ValueError(f"customers must be >= 1, got {size}")
-    return _Stream(seed, size, malformed_ratio, signing or SigningSecrets()).run(count)
+    unknown = set(formats) - set(FORMATS)
+    if unknown or not formats:
+        raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {formats!r}")
+    stream = _Stream(seed, size, malformed_ratio, signing or SigningSecrets(), frozenset(formats))
+    return stream.run(count)
 
 
 def demo_registry_toml() -> str:
@@ -128,13 +151,21 @@ def demo_registry_toml() -> str:
 class _Stream:
     """The generator's state: the pool, counters, the stream clock and statuses in flight."""
 
-    def __init__(self, seed: int, size: int, malformed: float, signing: SigningSecrets) -> None:
+    def __init__(
+        self,
+        seed: int,
+        size: int,
+        malformed: float,
+        signing: SigningSecrets,
+        formats: frozenset[str],
+    ) -> None:
         self.rng = rng = random.Random(seed)
         self.draw = rng.random  # bound once: the hot paths call it ~8 times per record
         self.pool, self.serials = shapes.build_pool(rng, size)
         self.size = size
         # In every id, so that streams of different seeds never share an eventId.
         self.tag = b"%04X" % (seed & 0xFFFF)
+        self.tag_int = seed & 0xFFFF
         self.seq = self.order = self.chunks = self.index = 0
         self.now, self.ts = shapes.START_TS, b"%d" % shapes.START_TS
         #: (due index, order, builder, args): statuses sent later as webhooks of their own.
@@ -142,15 +173,19 @@ class _Stream:
         self.last_inbound: tuple[int, Who, bytes, bytes, bytes] | None = None
         self.malformed_ratio = malformed
         self.meta_secret, self.connectly_secret = signing.meta, signing.connectly
-        total = sum(weight for _name, weight in _KINDS)
-        self.kinds: list[Callable[[], Out]] = [getattr(self, name) for name, _w in _KINDS]
-        self.kind_cum = [w / total for w in accumulate(weight for _n, weight in _KINDS)]
+        self.vonage_secret = signing.vonage
+        # Only the chosen formats' kinds: the same seed and formats always draw alike.
+        kinds = [(name, weight) for name, weight, fmt in _KINDS if fmt in formats]
+        total = sum(weight for _name, weight in kinds)
+        self.kinds: list[Callable[[], Out]] = [getattr(self, name) for name, _w in kinds]
+        self.kind_cum = [w / total for w in accumulate(weight for _n, weight in kinds)]
+        self.malformed_kinds = [make for make, needs in _MALFORMED if needs <= formats]
 
     def run(self, count: int) -> Iterator[GeneratedRecord]:
         draw, pending, kinds, cum = self.draw, self.pending, self.kinds, self.kind_cum
         recent: list[GeneratedRecord] = []
         malformed, duplicate = self.malformed_ratio, self.malformed_ratio + DUPLICATE_RATIO
-        signed = bool(self.meta_secret or self.connectly_secret)
+        signed = bool(self.meta_secret or self.connectly_secret or self.vonage_secret)
         start = shapes.START_TS
         for index in range(count):
             # ~0.7 s of webhook time per record: 1M records span about 8 days.
@@ -160,7 +195,8 @@ class _Stream:
             self.index = index
             roll = draw()
             if roll < malformed:
-                yield self.record(_MALFORMED[int(draw() * len(_MALFORMED))](self))
+                kinds_ = self.malformed_kinds
+                yield self.record(kinds_[int(draw() * len(kinds_))](self))
                 continue
             if roll < duplicate and recent:
                 old = recent[int(draw() * len(recent))]
@@ -185,7 +221,7 @@ class _Stream:
 
     def record(self, out: Out) -> GeneratedRecord:
         key, value, source = out
-        labelled = source <= CONNECTLY and self.draw() >= UNLABELLED_RATIO
+        labelled = source in _LABELS and self.draw() >= UNLABELLED_RATIO
         headers = [_LABELS[source]] if labelled else []
         self.sign(headers, value, source)
         return GeneratedRecord(key, value, headers)
@@ -194,6 +230,14 @@ class _Stream:
         if source == CONNECTLY:
             if self.connectly_secret:
                 headers.append((CONNECTLY_HEADER, sign_connectly(value, self.connectly_secret)))
+        elif source == VONAGE:
+            if self.vonage_secret:
+                jwt = sign_vonage(
+                    value, self.vonage_secret, issued_at=self.now, jti=str(self.index)
+                )
+                headers.append((VONAGE_HEADER, jwt))
+        elif source == WATI:
+            pass  # WATI documents no signature
         elif source != BARE and self.meta_secret:
             headers.append((META_HEADER, sign_meta(value, self.meta_secret)))
 
@@ -436,6 +480,59 @@ class _Stream:
         body = shapes.CONNECTLY_STATUS_BODY % (b"%d" % when, middle, sid, state, error)
         return self.key(bi, w), body, CONNECTLY
 
+    # -- Vonage kinds (CONTRACT 2.4). --------------------------------------------------------
+
+    def vonage_inbound(self) -> Out:
+        bi, w = self.pick()
+        mid = shapes.uuid(self.new_seq(), self.tag_int)
+        profile = shapes.vonage_profile(w)
+        sender = w.phone or w.bsuid
+        ts, text = shapes.iso(self.now), self.text()
+        return (
+            self.key(bi, w),
+            shapes.vonage_inbound(bi, sender, profile, mid, ts=ts, text=text),
+            VONAGE,
+        )
+
+    def vonage_outbound(self) -> Out:
+        bi, w = self.pick()
+        sent = (bi, w, shapes.uuid(self.new_seq(), self.tag_int))
+        self.follow_up(self.vonage_status, sent, b"rejected")
+        return self.vonage_status(sent, b"submitted", self.now)
+
+    def vonage_status(self, sent: Sent, state: bytes, when: int) -> Out:
+        bi, w, mid = sent
+        # Callbacks from before Vonage passed BSUIDs on have no whatsapp.recipient.
+        recipient = w.bsuid != b"" or self.draw() < 0.5
+        body = shapes.vonage_status(bi, w, mid, state, shapes.iso(when), recipient=recipient)
+        return self.key(bi, w), body, VONAGE
+
+    # -- WATI kinds (CONTRACT 2.4). ----------------------------------------------------------
+
+    def wati_message(self) -> Out:
+        """A message the customer wrote (`owner` false) or the business sent (true)."""
+        bi, w = self.pick()
+        owner = self.draw() < 0.3
+        fields = shapes.wati_fields(w, owner=owner)
+        body = shapes.wati_message(
+            bi, fields, self.new_id(), ts=self.ts, owner=owner, text=self.text()
+        )
+        return self.key(bi, w), body, WATI
+
+    def wati_other(self) -> Out:
+        """Another WATI event type: counted and skipped (CONTRACT 2.4)."""
+        bi, w = self.pick()
+        event = (b"message", b"sentMessageDELIVERED", b"templateMessageSent")[int(self.draw() * 3)]
+        fields = shapes.wati_fields(w, owner=False)
+        body = shapes.wati_message(
+            bi, fields, self.new_id(), ts=self.ts, owner=False, text=self.text(), event=event
+        )
+        return self.key(bi, w), body, WATI
+
+    def new_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
     # -- Malformed records: every dead-letter reason of CONTRACT 7 but the size and signature.
 
     def _choice(self, options: tuple[bytes, ...]) -> bytes:
@@ -515,16 +612,69 @@ class _Stream:
         return None, shapes.meta_body(bi, "messages", b"", b'"statuses":[%s]' % item), META
 
 
-#: Malformed kinds; bodies that are no webhook at all make up a third (invalid JSON and
-#: unknown formats are the commonest garbage on a raw topic).
-_MALFORMED: Final[tuple[Callable[[_Stream], Out], ...]] = (
-    *(_Stream.not_a_webhook,) * 3,
-    _Stream.truncated,
-    _Stream.wrong_types,
-    _Stream.bad_bsuid,
-    _Stream.bad_phone,
-    _Stream.conflict,
-    _Stream.no_identity,
+def _vonage_malformed(self: _Stream) -> Out:
+    """A Vonage body broken in one of the ways CONTRACT 2.4 names."""
+    bi = bisect(_BUSINESS_CUM, self.draw())
+    mid, ts = shapes.uuid(self.new_seq(), self.tag_int), shapes.iso(self.now)
+    r = self.draw()
+    if r < 0.2:  # a malformed BSUID or phone as the sender
+        sender = self._choice((*_BAD_BSUIDS[:3], *_BAD_PHONES))
+        body = shapes.vonage_inbound(bi, sender, b"", mid, ts=ts, text=TEXTS[0])
+    elif r < 0.4:  # `to` and whatsapp.recipient name two customers
+        w = self.other(bi)
+        body = shapes.vonage_status(bi, w, mid, b"read", ts, recipient=True)
+        if w.phone:
+            body = body.replace(b'"wa_id":"%s"' % w.phone, b'"wa_id":"14155550123"')
+        else:
+            body = body.replace(b'"to":"%s"' % w.bsuid, b'"to":"US.1"')
+    elif r < 0.6:  # no customer at all
+        body = shapes.vonage_inbound(bi, b"", b"", mid, ts=ts, text=TEXTS[0])
+    elif r < 0.8:  # a wrong type, or no message_uuid
+        body = b'{"message_uuid":"%s","channel":"whatsapp","from":14155550123,"to":"%s"}' % (
+            mid,
+            shapes.DIGITS[bi],
+        )
+        if self.draw() < 0.5:
+            body = b'{"message_uuid":"","channel":"whatsapp","from":"14155550123","to":"1"}'
+    else:  # cut short
+        w = self.other(bi)
+        body = shapes.vonage_inbound(bi, w.phone or w.bsuid, b"", mid, ts=ts, text=TEXTS[1])
+        body = body[: 1 + int(self.draw() * (len(body) - 2))]
+    return NUMBERS[bi], body, VONAGE
+
+
+def _wati_malformed(self: _Stream) -> Out:
+    """A WATI body broken in one of the ways CONTRACT 2.4 names."""
+    bi = bisect(_BUSINESS_CUM, self.draw())
+    wamid, r = self.new_id(), self.draw()
+    owner = b'"owner":false'
+    if r < 0.25:
+        fields = b'"bsuid":"%s",' % self._choice(_BAD_BSUIDS)
+    elif r < 0.45:
+        fields = b'"waId":"%s","bsuid":"US.5518290017364528190",' % self._choice(_BAD_PHONES)
+    elif r < 0.65:  # waId holds another BSUID than bsuid
+        fields = b'"waId":"US.1","bsuid":"US.5518290017364528190",'
+    elif r < 0.85:
+        fields = b'"senderName":"nobody",'
+    else:  # owner is not a boolean: the body does not decode
+        fields, owner = b'"bsuid":"US.5518290017364528190",', b'"owner":"no"'
+    body = shapes.wati_message(bi, fields, wamid, ts=self.ts, owner=False, text=TEXTS[0])
+    return NUMBERS[bi], body.replace(b'"owner":false', owner), WATI
+
+
+_META_CONNECTLY: Final = frozenset({"meta", "connectly"})
+#: Malformed kinds and the formats whose bodies each makes; bodies that are no webhook at all
+#: make up a third (invalid JSON and unknown formats are the commonest garbage on a raw topic).
+_MALFORMED: Final[tuple[tuple[Callable[[_Stream], Out], frozenset[str]], ...]] = (
+    *((_Stream.not_a_webhook, frozenset[str]()),) * 3,
+    (_Stream.truncated, _META_CONNECTLY),
+    (_Stream.wrong_types, _META_CONNECTLY),
+    (_Stream.bad_bsuid, _META_CONNECTLY),
+    (_Stream.bad_phone, _META_CONNECTLY),
+    (_Stream.conflict, frozenset({"connectly"})),
+    (_Stream.no_identity, _META_CONNECTLY),
+    (_vonage_malformed, frozenset({"vonage"})),
+    (_wati_malformed, frozenset({"wati"})),
 )
 _RAW_MESSAGE: Final = b'{%s"id":"%s","timestamp":"%s","type":"text","text":{"body":"hi"}}'
 _NOT_WEBHOOKS: Final = (

@@ -10,6 +10,7 @@ sample bodies.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -425,3 +426,106 @@ def template_status(bi: int, template_id: int, event: bytes) -> bytes:
         b'"message_template_language":"en_US","reason":null}}]}]}'
         % (BUSINESSES[bi].waba.encode(), event, template_id, template_id)
     )
+
+
+# -- Vonage Messages API and WATI (CONTRACT 2.4) -------------------------------------------
+
+
+def iso(ts: int) -> bytes:
+    """Vonage's times: ISO 8601 in UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)).encode()
+
+
+def uuid(seq: int, tag: int) -> bytes:
+    """A UUID-shaped message id from the stream tag and the id counter: unique per stream,
+    never shared by two seeds, the same for the same seed."""
+    return b"%08x-0000-4000-8000-%012x" % (tag, seq)
+
+
+def vonage_profile(w: Who) -> bytes:
+    c = w.customer
+    user = b',"username":"%s"' % c.username if c.username and w.bsuid else b""
+    return b'"profile":{"name":"%s"%s},' % (c.name, user)
+
+
+def vonage_recipient(w: Who) -> bytes:
+    """`whatsapp.recipient` of a status: the customer's BSUIDs and, when shown, phone."""
+    parts = [b'"user_id":"%s"' % w.bsuid] if w.bsuid else []
+    if w.parent:
+        parts.append(b'"parent_user_id":"%s"' % w.parent)
+    if w.phone:
+        parts.append(b'"wa_id":"%s"' % w.phone)
+    return b",".join(parts)
+
+
+def vonage_status(
+    bi: int, w: Who, mid: bytes, state: bytes, ts: bytes, *, recipient: bool
+) -> bytes:
+    """A status callback: `to` is what the business addressed (the phone when it has one)."""
+    whatsapp = b'"pricing":{"type":"regular","pricing_model":"CBP","category":"service"}'
+    if recipient:
+        whatsapp += b',"recipient":{%s}' % vonage_recipient(w)
+    return (
+        b'{"message_uuid":"%s","to":"%s","from":"%s","timestamp":"%s","status":"%s",'
+        b'"channel":"whatsapp",%s"usage":{"currency":"EUR","price":"0.0147"},"whatsapp":{%s}}'
+        % (
+            mid,
+            w.phone or w.bsuid,
+            DIGITS[bi],
+            ts,
+            state,
+            vonage_profile(w) if recipient else b"",
+            whatsapp,
+        )
+    )
+
+
+def vonage_inbound(
+    bi: int, sender: bytes, profile: bytes, mid: bytes, *, ts: bytes, text: bytes
+) -> bytes:
+    """An inbound message: `from` is the customer (a BSUID when the phone is hidden)."""
+    return (
+        b'{"channel":"whatsapp","message_uuid":"%s","to":"%s","from":"%s","timestamp":"%s",%s'
+        b'"context_status":"none","message_type":"text","text":%s}'
+        % (mid, DIGITS[bi], sender, ts, profile, text)
+    )
+
+
+def wati_message(
+    bi: int,
+    fields: bytes,
+    wamid: bytes,
+    *,
+    ts: bytes,
+    owner: bool,
+    text: bytes,
+    event: bytes = b"message_bsuid",
+) -> bytes:
+    """A WATI event with the customer's `fields` (waId, bsuid, parentBsuid, username, ...)."""
+    return (
+        b'{"id":"%s","created":"%s","whatsappMessageId":"%s","conversationId":"68c8d56157578adb12ada249",'
+        b'"text":%s,"type":"text","timestamp":"%s","owner":%s,"eventType":"%s","statusString":"SENT",'
+        b'"operatorName":"Hien Trinh",%s"channelPhoneNumber":"%s"}'
+        % (
+            wamid[-24:],
+            iso(int(ts)),
+            wamid,
+            text,
+            ts,
+            b"true" if owner else b"false",
+            event,
+            fields,
+            DIGITS[bi],
+        )
+    )
+
+
+def wati_fields(w: Who, *, owner: bool) -> bytes:
+    c = w.customer
+    parts = b'"waId":"%s",' % w.phone if w.phone else b""
+    parts += b'"senderName":"%s",' % (b"Hien Trinh" if owner else c.name)
+    if w.bsuid:
+        parts += b'"bsuid":"%s",' % w.bsuid
+        parts += b'"parentBsuid":"%s",' % w.parent if w.parent else b'"parentBsuid":null,'
+        parts += b'"username":"@%s",' % c.username if c.username else b'"username":null,'
+    return parts

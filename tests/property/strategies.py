@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-# Field names of both formats: generated objects use them often, so random values reach the
+# Field names of every format: generated objects use them often, so random values reach the
 # code that reads them instead of being skipped as unknown fields.
 FIELD_NAMES = [
     "object", "entry", "id", "changes", "field", "value", "metadata", "display_phone_number",
@@ -21,6 +21,11 @@ FIELD_NAMES = [
     "phone_number", "action", "user_preferences", "category", "standby", "message", "recipient",
     "origin", "phones", "phone", "topic", "sender", "channelType", "userId", "phoneNumber",
     "statusUpdate", "user_id_update", "previous", "current", "chunk_order", "phase",
+    # Vonage
+    "message_uuid", "channel", "whatsapp", "usage", "message_type", "text",
+    # WATI
+    "eventType", "whatsappMessageId", "waId", "bsuid", "parentBsuid", "senderName",
+    "channelPhoneNumber", "owner",
 ]  # fmt: skip
 CUSTOMER_FIELDS = [
     "messages", "smb_message_echoes", "calls", "history", "smb_app_state_sync",
@@ -34,7 +39,8 @@ GARBAGE = [
     "200000000000001", "١٤١٥٥٥٥٠١٢٣", "\u0000", "\ud7ff", "😀", "a" * 5000, "-1", "1e400",
     "99999999999999999999999", "9" * 5000, "changed from US.1 to US.2", "group", "system",
     "contacts", "contact_request", "request_contact_info", "BUSINESS_INITIATED",
-    "delivery_status", "whatsapp_business_account",
+    "delivery_status", "whatsapp_business_account", "whatsapp", "sms", "message_bsuid",
+    "US.ENT.11815799212886844830", "2026-06-21T00:20:00Z", "2026-13-45T99:00:00Z", "@bob",
 ]  # fmt: skip
 
 json_scalars = (
@@ -55,10 +61,39 @@ json_values = st.recursive(
 )
 
 
+identifier = st.sampled_from(GARBAGE) | json_values
+
+
 @st.composite
 def webhook_shaped(draw: st.DrawFn) -> Any:
-    """A Meta or Connectly envelope whose insides are arbitrary."""
-    if draw(st.booleans()):
+    """A Meta, Connectly, Vonage or WATI body whose insides are arbitrary."""
+    kind = draw(st.sampled_from(["meta", "connectly", "vonage", "wati"]))
+    if kind == "vonage":
+        return {
+            "message_uuid": draw(st.sampled_from(["u-1", ""]) | json_values),
+            "channel": draw(st.sampled_from(["whatsapp", "sms"]) | json_values),
+            "to": draw(identifier),
+            "from": draw(identifier),
+            "timestamp": draw(st.sampled_from(["2026-06-21T00:20:00Z", "x"]) | json_values),
+            "status": draw(st.sampled_from([None, "read", "delivered"]) | json_values),
+            "profile": draw(json_values),
+            "whatsapp": {"recipient": draw(json_values)}
+            if draw(st.booleans())
+            else draw(json_values),
+        }
+    if kind == "wati":
+        return {
+            "eventType": draw(st.sampled_from(["message_bsuid", "message"]) | json_values),
+            "whatsappMessageId": draw(st.sampled_from(["wamid.W"]) | json_values),
+            "timestamp": draw(st.sampled_from(["1782000000", 1782000000]) | json_values),
+            "waId": draw(identifier),
+            "bsuid": draw(identifier),
+            "parentBsuid": draw(identifier),
+            "owner": draw(st.booleans() | json_values),
+            "channelPhoneNumber": draw(st.sampled_from(["15551230001"]) | json_values),
+            "username": draw(json_values),
+        }
+    if kind == "meta":
         changes = draw(
             st.lists(
                 st.fixed_dictionaries(

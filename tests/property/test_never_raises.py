@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord
-from processor.core.signature import SigningSecrets, sign_connectly, sign_meta
+from processor.core.signature import (
+    VONAGE_HEADER,
+    SigningSecrets,
+    sign_connectly,
+    sign_meta,
+    sign_vonage,
+)
 
 from .checks import process, sample_registry, samples
 from .strategies import json_values, mutated, webhook_shaped
@@ -24,11 +30,18 @@ FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 JSON = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 header_names = st.sampled_from(
-    ["webhook-source", "x-hub-signature-256", "x-connectly-hmac-sha256", "received-at", "other"]
+    [
+        "webhook-source",
+        "x-hub-signature-256",
+        "x-connectly-hmac-sha256",
+        VONAGE_HEADER,
+        "received-at",
+        "other",
+    ]
 )
-header_values = st.sampled_from([b"meta", b"connectly", b"META", b"", b"sha256=00"]) | st.binary(
-    max_size=50
-)
+header_values = st.sampled_from(
+    [b"meta", b"connectly", b"vonage", b"wati", b"META", b"", b"sha256=00", b"Bearer x.y.z"]
+) | st.binary(max_size=50)
 headers = st.lists(st.tuples(header_names, header_values), max_size=3)
 kafka_time = st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.just(1_782_000_000_000)
 
@@ -74,13 +87,16 @@ def test_mutated_samples(value: bytes, timestamp_ms: int, standby: bool) -> None
 
 
 @FAST
-@given(value=any_mutation, sign=st.sampled_from(["meta", "connectly", "wrong", "none"]))
+@given(value=any_mutation, sign=st.sampled_from(["meta", "connectly", "vonage", "wrong", "none"]))
 def test_mutated_samples_with_signatures(value: bytes, sign: str) -> None:
-    secret = b"s3cret"
-    pipeline = Pipeline(registry=REGISTRY, secrets=SigningSecrets(meta=secret, connectly=secret))
+    # 32 bytes at least: the HS256 key of Vonage's JWTs (PyJWT warns about shorter ones).
+    secret = b"s3cret-" + b"0123456789" * 3
+    secrets = SigningSecrets(meta=secret, connectly=secret, vonage=secret)
+    pipeline = Pipeline(registry=REGISTRY, secrets=secrets)
     signed = {
         "meta": [("x-hub-signature-256", sign_meta(value, secret))],
         "connectly": [("x-connectly-hmac-sha256", sign_connectly(value, secret))],
+        "vonage": [("webhook-source", b"vonage"), (VONAGE_HEADER, sign_vonage(value, secret))],
         "wrong": [("x-hub-signature-256", sign_meta(value + b" ", secret))],
         "none": [],
     }[sign]
@@ -89,6 +105,10 @@ def test_mutated_samples_with_signatures(value: bytes, sign: str) -> None:
     if sign == "wrong":
         # The header names the format: verified before the body is even read.
         assert codes == [b"bad_signature"]
+    elif sign == "none" and pipeline.stats.formats["wati"]:
+        # WATI documents no signature: no secret applies to its bodies, which are processed
+        # (outputs, a skip or a dead letter) like those of a pipeline without secrets.
+        pass
     elif sign == "none":
         # Never processed. A body whose format cannot be told cannot be checked against a
         # secret either, so it may be dead-lettered for what it is instead.

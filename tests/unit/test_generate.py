@@ -19,13 +19,16 @@ from processor.core.registry import Registry
 from processor.core.signature import (
     CONNECTLY_HEADER,
     META_HEADER,
+    VONAGE_HEADER,
     SigningSecrets,
     connectly_signature_ok,
     meta_signature_ok,
+    vonage_signature_ok,
 )
 from processor.core.stats import PipelineStats
 from processor.devkit.generate import (
     DUPLICATE_RATIO,
+    FORMATS,
     SOURCE_HEADER,
     GeneratedRecord,
     demo_registry_toml,
@@ -37,7 +40,11 @@ from schemas.registry import RegistryFile
 COUNT = 12_000
 SEED = 11
 MALFORMED = 0.02
-SECRETS = SigningSecrets(meta=b"meta-app-secret", connectly=b"connectly-secret")
+SECRETS = SigningSecrets(
+    meta=b"meta-app-secret",
+    connectly=b"connectly-secret",
+    vonage=b"vonage-signature-secret-0123456789",  # an HS256 key: 32 bytes at least
+)
 MALFORMED_CODES = {
     "invalid_json",
     "unknown_format",
@@ -114,6 +121,21 @@ def test_count_and_arguments() -> None:
         generate(10, malformed_ratio=1.5)
     with pytest.raises(ValueError, match="customers"):
         generate(10, customers=0)
+    with pytest.raises(ValueError, match="formats"):
+        generate(10, formats=("meta", "telegram"))
+    with pytest.raises(ValueError, match="formats"):
+        generate(10, formats=())
+
+
+def test_formats_pick_the_providers() -> None:
+    """Only the chosen providers' webhooks (and garbage that is no webhook at all)."""
+    meta_only = run_pipeline(list(generate(3000, seed=5, formats=("meta",))))
+    assert {e.source.format for e in meta_only.events()} == {"meta"}
+    assert meta_only.stats.events
+    connectly_only = run_pipeline(list(generate(3000, seed=5, formats=("connectly",))))
+    assert {e.source.format for e in connectly_only.events()} == {"connectly"}
+    # Naming every format is the default.
+    assert list(generate(500, seed=5, formats=FORMATS)) == list(generate(500, seed=5))
 
 
 def test_registry_has_two_scopes_enabled_and_not() -> None:
@@ -170,17 +192,31 @@ def test_every_route_class_and_event_type(run: Run) -> None:
     assert run.stats.skips["not_customer_field"] > 0
 
 
-def test_meta_and_connectly_mix(run: Run) -> None:
-    formats = Counter(e.source.format for e in run.events())
-    assert formats["meta"] / formats.total() == pytest.approx(0.75, abs=0.07)
+def test_format_mix(run: Run) -> None:
+    records = run.stats.formats
+    shares = {fmt: records[fmt] / records.total() for fmt in FORMATS}
+    assert shares["meta"] == pytest.approx(0.59, abs=0.06)
+    assert shares["connectly"] == pytest.approx(0.21, abs=0.05)
+    assert shares["vonage"] == pytest.approx(0.12, abs=0.04)
+    assert shares["wati"] == pytest.approx(0.08, abs=0.03)
+    # Every identity class arrives through every provider.
+    classes = {(e.source.format, e.identity.class_) for e in run.events()}
+    assert {(f, c) for f in FORMATS for c in ("phone_only", "phone_and_bsuid", "bsuid_only")} == (
+        classes
+    )
     labels = Counter(dict(r.headers).get(SOURCE_HEADER) for r in run.records)
     assert labels[None] / COUNT == pytest.approx(0.05, abs=0.02)  # shape detection exercised
+    starts = {
+        b"meta": (b'{"object":"whatsapp_business_account"',),
+        b"connectly": (b'{"timestamp"', b'{"topic"'),
+        b"vonage": (b'{"message_uuid"', b'{"channel":"whatsapp"'),
+        b"wati": (b'{"id"',),
+    }
     for r in run.valid():
         label = dict(r.headers).get(SOURCE_HEADER)
-        if label == b"meta":
-            assert r.value.startswith(b'{"object":"whatsapp_business_account"')
-        elif label == b"connectly":
-            assert r.value.startswith((b'{"timestamp"', b'{"topic"'))
+        if label is not None:
+            assert r.value.startswith(starts[label]), (label, r.value[:40])
+    assert run.stats.skips["other_wati_event"] > 0
 
 
 def test_identity_details_are_realistic(run: Run) -> None:
@@ -266,6 +302,9 @@ def test_signatures_verify_and_change_nothing_else(run: Run) -> None:
             assert meta_signature_ok(r.value, headers[META_HEADER], SECRETS.meta)
         if CONNECTLY_HEADER in headers:
             assert connectly_signature_ok(r.value, headers[CONNECTLY_HEADER], SECRETS.connectly)
+        if VONAGE_HEADER in headers:
+            assert vonage_signature_ok(r.value, headers[VONAGE_HEADER], SECRETS.vonage)
+    assert any(VONAGE_HEADER in dict(r.headers) for r in signed)
     verified = run_pipeline(signed, SECRETS)
     assert verified.stats.dead_letters == run.stats.dead_letters
     assert verified.stats.events == run.stats.events
@@ -273,8 +312,17 @@ def test_signatures_verify_and_change_nothing_else(run: Run) -> None:
 
 def test_a_wrong_secret_dead_letters_every_signed_record() -> None:
     signed = list(generate(2000, seed=SEED, signing=SECRETS))
-    wrong = run_pipeline(signed, SigningSecrets(meta=b"x", connectly=b"y"))
-    assert not wrong.stats.events
-    # Only bodies nobody signed (no format, no signature header) fail for another reason.
-    assert set(wrong.stats.dead_letters) <= {"bad_signature", "unknown_format"}
-    assert wrong.stats.dead_letters["bad_signature"] > 0.99 * 2000 - 20
+    wrong_secrets = SigningSecrets(meta=b"x", connectly=b"y", vonage=b"z" * 32)
+    wrong = run_pipeline(signed, wrong_secrets)
+    # WATI documents no signature: its records are the only ones processed.
+    assert {e.source.format for e in wrong.events()} == {"wati"}
+    wati = wrong.stats.formats["wati"]
+    # Only bodies nobody signed (no format, no signature header, WATI's) fail otherwise.
+    assert set(wrong.stats.dead_letters) - {"bad_signature", "unknown_format"} <= {
+        "invalid_bsuid",
+        "invalid_phone",
+        "identity_conflict",
+        "missing_identity",
+        "schema_mismatch",
+    }
+    assert wrong.stats.dead_letters["bad_signature"] > 0.99 * (2000 - wati) - 20

@@ -160,9 +160,10 @@ def test_legacy_length_bsuid_is_accepted_and_flagged(run: Run, pipeline: Pipelin
 
 def test_legacy_parent_is_flagged_too(run: Run, sample_json: Sample) -> None:
     doc = sample_json("meta_inbound_parent_bsuid")
-    doc["entry"][0]["changes"][0]["value"]["messages"][0]["from_parent_user_id"] = (
-        "IN.ENT." + "7" * 200
-    )
+    value = doc["entry"][0]["changes"][0]["value"]
+    # The contact repeats the parent: a different one there would be an identity conflict.
+    value["messages"][0]["from_parent_user_id"] = "IN.ENT." + "7" * 200
+    value["contacts"][0]["parent_user_id"] = "IN.ENT." + "7" * 200
     out = run(doc)
     assert out[0].headers == [("identity-flags", b"legacy_bsuid_length")]
 
@@ -291,6 +292,21 @@ def test_stats_count_every_outcome(
     total.merge(stats)
     assert total.records == 6
     assert total.by_route() == {"identity": 2, "dropped": 2, "dlq": 2}
+
+
+def test_stats_count_records_by_format(
+    run: Run, sample: Callable[[str], bytes], pipeline: Pipeline
+) -> None:
+    run(sample("meta_inbound_two_messages"))
+    run(sample("meta_template_status_update_not_customer"))  # skipped, still a Meta record
+    run(sample("connectly_inbound_legacy"))
+    run(connectly(id="+1-800-FLOWERS"))  # dead-lettered item, still a Connectly record
+    run(b"nope")  # no format: in dead_letters only
+    assert pipeline.stats.formats == {"meta": 2, "connectly": 2}
+    total = PipelineStats()
+    total.merge(pipeline.stats)
+    total.merge(pipeline.stats)
+    assert total.formats == {"meta": 4, "connectly": 4}
 
 
 def test_kafka_time_is_only_a_fallback(run: Run) -> None:

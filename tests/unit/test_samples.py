@@ -14,12 +14,15 @@ from processor.core.records import OutputRecord
 from schemas.identity import IDENTITY_EVENT_DECODER
 
 WEBHOOKS = Path(__file__).parents[1] / "fixtures" / "webhooks"
+DEAD_LETTERS = WEBHOOKS / "dead_letters"
 
 A = {"scope": "acme", "number": "+15551230001", "phoneNumberId": "200000000000001"}
 B = {"scope": "acme", "number": "+15551230002", "phoneNumberId": "200000000000002"}
 
 ANA = "US.7301846620193748112"
 BEN = "US.5518290017364528190"
+JOHN = "GB.4402938475610293847"
+BOB = "CN.3301928374650192855"
 
 
 def customer(id_: str, user_id: str, phone: str) -> dict[str, Any]:
@@ -35,7 +38,7 @@ def reach(session: str, template_to: str, auth: bool) -> dict[str, Any]:
 
 
 def admitted(business: dict[str, str]) -> dict[str, Any]:
-    enabled = business is A
+    enabled = business["number"] == A["number"]
     return {
         "business": business,
         "gate": {"numberEnabled": enabled, "decision": "admit", "reason": ""},
@@ -355,6 +358,154 @@ EXPECTED: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             },
         )
     ],
+    "vonage_status_bsuid_phone_parent_username": [
+        (
+            "identity",
+            f"acme/{JOHN}",
+            {
+                "eventType": "delivery_status",
+                "source.format": "vonage",
+                "identity.class": "phone_and_bsuid",
+                "identity.phone": "+447700900234",
+                "identity.parentBsuid": "GB.ENT.4409182736450918273",
+                "identity.username": "johnsmith",
+                "identity.country": "GB",
+                "customer.name": "John Smith",
+                **customer(JOHN, JOHN, "+447700900234"),
+                **reach(JOHN, "+447700900234", True),
+                "message": {"id": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab", "status": "read"},
+                "occurredAt": "2026-06-21T00:20:00Z",
+                **admitted(A),
+            },
+        )
+    ],
+    "vonage_status_bsuid_only": [
+        (
+            "identity",
+            f"acme/{ANA}",
+            {
+                "eventType": "delivery_status",
+                "source.format": "vonage",
+                "identity.class": "bsuid_only",
+                "identity.phone": "",
+                "identity.username": "ana.ruiz",
+                **customer(ANA, ANA, ""),
+                **reach(ANA, f"bsuid:{ANA}", False),
+                "message.status": "delivered",
+                "occurredAt": "2026-06-21T00:21:00Z",
+                **admitted(A),
+            },
+        )
+    ],
+    "vonage_status_legacy_no_recipient": [
+        (
+            "identity",
+            "acme/+447700900123",
+            {
+                "eventType": "delivery_status",
+                "source.format": "vonage",
+                "identity.class": "phone_only",
+                "identity.username": "",
+                "customer.name": None,
+                **customer("+447700900123", "", "+447700900123"),
+                "occurredAt": "2025-02-03T12:14:25Z",
+                **admitted(B),
+            },
+        )
+    ],
+    "vonage_inbound_from_bsuid": [
+        (
+            "dropped",
+            "+15551230002",
+            {
+                "eventType": "inbound_message",
+                "source.format": "vonage",
+                "identity.class": "bsuid_only",
+                "identity.key": "acme/BR.5512093847561029384",
+                "identity.username": "eve.s",
+                "customer.name": "Eve",
+                "message": {"id": "dddddddd-eeee-4fff-8aaa-0123456789ab", "status": "received"},
+                "gate": {"numberEnabled": False, "decision": "drop", "reason": "bsuid_not_enabled"},
+                "business": B,
+            },
+        )
+    ],
+    "vonage_inbound_from_phone": [
+        (
+            "identity",
+            "acme/+919812345678",
+            {
+                "eventType": "inbound_message",
+                "source.format": "vonage",
+                "identity.class": "phone_only",
+                "identity.country": "IN",
+                "customer.name": "Raj P",
+                **customer("+919812345678", "", "+919812345678"),
+                "occurredAt": "2026-06-21T00:23:00Z",
+                **admitted(A),
+            },
+        )
+    ],
+    "wati_message_bsuid_with_waid": [
+        (
+            "identity",
+            f"acme/{BOB}",
+            {
+                "eventType": "inbound_message",
+                "source.format": "wati",
+                "identity.class": "phone_and_bsuid",
+                "identity.phone": "+8618719149214",
+                "identity.parentBsuid": "CN.ENT.3301928374650192800",
+                "identity.username": "bob",
+                "identity.country": "CN",
+                "customer.name": "Bob Chen",
+                **customer(BOB, BOB, "+8618719149214"),
+                **reach(BOB, "+8618719149214", True),
+                "message": {
+                    "id": "wamid.HBgNODYxODcxOTE0OTIxNBUCABIYFDNCRkJFNDFCMTI1MDAwQTRCMDMwAA==",
+                    "status": "received",
+                },
+                "occurredAt": "2026-06-21T00:25:00Z",
+                **admitted(A),
+            },
+        )
+    ],
+    "wati_message_bsuid_without_waid": [
+        (
+            "dropped",
+            "+15551230002",
+            {
+                "eventType": "inbound_message",
+                "source.format": "wati",
+                "identity.class": "bsuid_only",
+                "identity.key": "acme/KR.3301928374650192844",
+                "identity.username": "kim.j",
+                "identity.parentBsuid": "",
+                "customer.name": "Kim",
+                "gate": {"numberEnabled": False, "decision": "drop", "reason": "bsuid_not_enabled"},
+                "business": B,
+                "occurredAt": "2026-06-21T00:26:00Z",
+            },
+        )
+    ],
+    "wati_message_echo_bsuid_only": [
+        (
+            "identity",
+            "acme/DE.5500193846620193741",
+            {
+                "eventType": "message_echo",
+                "source.format": "wati",
+                "identity.class": "bsuid_only",
+                "identity.username": "lena.k",
+                "customer.name": None,  # the sender is the business's operator
+                **customer("DE.5500193846620193741", "DE.5500193846620193741", ""),
+                "message.status": "text",
+                "occurredAt": "2026-06-21T00:27:00Z",
+                **admitted(A),
+            },
+        )
+    ],
+    "wati_event_message_not_bsuid": [],
     "meta_standby_echo_to_phone": [
         (
             "identity",
@@ -403,6 +554,31 @@ def test_sample(name: str, run: Callable[..., list[OutputRecord]], pipeline: Pip
         # Legacy flag header only for over-long BSUIDs: none of the samples has one.
         assert record.headers == []
     assert not pipeline.stats.dead_letters
+
+
+#: sample in dead_letters/ -> (routes of its outputs in order, the dead letter's code)
+EXPECTED_DEAD: dict[str, tuple[list[str], str]] = {
+    "meta_inbound_contact_conflict": (["dlq"], "identity_conflict"),
+    "vonage_status_conflicting_phone": (["dlq"], "identity_conflict"),
+    "vonage_status_conflicting_bsuid": (["dlq"], "identity_conflict"),
+    "wati_message_conflicting_bsuid": (["dlq"], "identity_conflict"),
+}
+
+
+def test_every_dead_letter_sample_has_an_expectation() -> None:
+    assert {p.stem for p in DEAD_LETTERS.glob("*.json")} == set(EXPECTED_DEAD)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_DEAD))
+def test_dead_letter_sample(name: str, run: Callable[..., list[OutputRecord]]) -> None:
+    raw = (DEAD_LETTERS / f"{name}.json").read_bytes()
+    routes, code = EXPECTED_DEAD[name]
+    out = run(raw, key=b"k")
+    assert [o.route for o in out] == routes
+    dead = out[-1]
+    assert dead.value == raw
+    assert dead.key == b"k"
+    assert dict(dead.headers)["dlq.error.code"] == code.encode()
 
 
 def test_skipped_sample_is_counted(

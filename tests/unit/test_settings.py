@@ -20,6 +20,7 @@ SECRETS = {
     "KAFKA_SASL_PASSWORD": "pw-Zq81-sasl",
     "META_APP_SECRET": "meta-7f3c-secret",
     "CONNECTLY_WEBHOOK_SECRET": "cly-90ab-secret",
+    "VONAGE_SIGNATURE_SECRET": "vng-5d21-secret",
 }
 SASL = {
     "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -107,6 +108,11 @@ def test_every_setting_has_a_distinct_env_var() -> None:
     assert set(ENV_VARS) == set(Settings.__struct_fields__)
     assert len(set(ENV_VARS.values())) == len(ENV_VARS)
     assert ENV_VARS["http_host"] == "BSUID_HTTP_HOST"
+    # Webhook secrets keep the provider's own names, like CONTRACT 7's Kafka variables.
+    assert ENV_VARS["meta_app_secret"] == "META_APP_SECRET"
+    assert ENV_VARS["vonage_signature_secret"] == "VONAGE_SIGNATURE_SECRET"
+    env = {"VONAGE_SIGNATURE_SECRET": "v-secret"}
+    assert load_settings({}, environ=env).vonage_signature_secret == "v-secret"
 
 
 # -- bad values: one line naming the setting -------------------------------------------------

@@ -1,4 +1,5 @@
-"""Webhook signatures (CONTRACT 2): Meta `sha256=<hex>`, Connectly base64 HMAC-SHA256."""
+"""Webhook signatures (CONTRACT 2, 2.4): Meta `sha256=<hex>`, Connectly base64 HMAC-SHA256,
+Vonage an HS256 JWT whose `payload_hash` is the body's SHA-256."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 
+import jwt
 import pytest
 
 from processor.core.pipeline import Pipeline
@@ -20,7 +22,10 @@ from processor.core.signature import (
     meta_signature_ok,
     sign_connectly,
     sign_meta,
+    sign_vonage,
+    vonage_signature_ok,
 )
+from processor.settings import load_settings
 
 Run = Callable[..., list[OutputRecord]]
 SECRET = b"app-secret"
@@ -77,6 +82,83 @@ def test_secrets_any() -> None:
     assert not SigningSecrets().any
     assert SigningSecrets(meta=b"x").any
     assert SigningSecrets(connectly=b"y").any
+    assert SigningSecrets(vonage=b"z").any
+
+
+def test_secrets_of_settings() -> None:
+    env = {
+        "META_APP_SECRET": "m-secret",
+        "CONNECTLY_WEBHOOK_SECRET": "c-secret",
+        "VONAGE_SIGNATURE_SECRET": "v-secret",
+    }
+    secrets = SigningSecrets.of(load_settings({}, environ=env))
+    assert secrets == SigningSecrets(meta=b"m-secret", connectly=b"c-secret", vonage=b"v-secret")
+    assert SigningSecrets.of(load_settings({}, environ={})) == SigningSecrets()
+
+
+# --- Vonage: an HS256 JWT in `authorization` ------------------------------------------------
+
+#: Vonage recommends long signature secrets; PyJWT warns about keys shorter than the hash
+#: (32 bytes for HS256, 64 for the HS512 token below).
+VONAGE_SECRET = b"vonage-signature-secret-" + b"0123456789" * 5
+
+
+def vonage_token(
+    claims: dict[str, object], secret: bytes = VONAGE_SECRET, alg: str = "HS256"
+) -> bytes:
+    return b"Bearer " + jwt.encode(claims, secret, algorithm=alg).encode()
+
+
+def test_vonage_signature_verifies_with_the_right_secret() -> None:
+    header = sign_vonage(BODY, VONAGE_SECRET, issued_at=1782000000, jti="j-1")
+    assert header.startswith(b"Bearer ")
+    assert vonage_signature_ok(BODY, header, VONAGE_SECRET)
+    # The claims Vonage documents, readable by any JWT library.
+    claims = jwt.decode(header[7:], VONAGE_SECRET, algorithms=["HS256"])
+    assert claims["payload_hash"] == hashlib.sha256(BODY).hexdigest()
+    assert (claims["iat"], claims["jti"], claims["iss"]) == (1782000000, "j-1", "Vonage")
+    # The bearer scheme is case-insensitive (RFC 6750).
+    assert vonage_signature_ok(BODY, b"bearer " + header[7:], VONAGE_SECRET)
+
+
+def test_vonage_token_age_is_not_judged() -> None:
+    """No clock in the core: an expired or future-dated token verifies as it did when sent,
+    so a replay a year later gives the same outputs."""
+    payload_hash = hashlib.sha256(BODY).hexdigest()
+    old = vonage_token({"iat": 1, "exp": 2, "payload_hash": payload_hash})
+    future = vonage_token(
+        {"iat": 4_000_000_000, "nbf": 4_000_000_000, "payload_hash": payload_hash}
+    )
+    assert vonage_signature_ok(BODY, old, VONAGE_SECRET)
+    assert vonage_signature_ok(BODY, future, VONAGE_SECRET)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        b"",
+        b"Bearer",
+        b"Bearer ",
+        b"Basic dXNlcjpwYXNz",
+        b"Bearer not.a.jwt",
+        b"Bearer \xff\xfe.\x00.x",
+        sign_vonage(BODY, b"another-vonage-secret-0123456789"),  # wrong secret
+        sign_vonage(BODY + b" ", VONAGE_SECRET),  # a genuine token of another body
+        sign_vonage(BODY, VONAGE_SECRET)[7:],  # no scheme
+        vonage_token({"iat": 1}),  # no payload_hash claim
+        vonage_token({"payload_hash": 12345}),
+        vonage_token({"payload_hash": hashlib.sha256(BODY).hexdigest()}, alg="HS512"),
+        # alg "none": unsigned, never accepted.
+        b"Bearer "
+        + jwt.encode(
+            {"payload_hash": hashlib.sha256(BODY).hexdigest()}, None, algorithm="none"
+        ).encode(),
+        sign_meta(BODY, VONAGE_SECRET),  # Meta's form
+    ],
+)
+def test_vonage_signature_rejected(header: bytes | None) -> None:
+    assert not vonage_signature_ok(BODY, header, VONAGE_SECRET)
 
 
 # --- through the pipeline: a bad signature is dead-lettered, never processed ----------------
