@@ -33,6 +33,7 @@ from processor.runtime.delivery import AtLeastOnce
 from processor.runtime.errors import StageError
 from processor.runtime.guards import BrokerWatch
 from processor.runtime.handler import Handler
+from processor.runtime.oauth import TokenFetchError
 from processor.runtime.stage import Stage
 from processor.runtime.topics import (
     TopicsMissingError,
@@ -262,7 +263,7 @@ def run_job(job: Coroutine[Any, Any, T], settings: Settings, *, wait: bool = Tru
 
     try:
         return asyncio.run(waited() if wait else job)
-    except (StageError, ControlTopicMissingError, TopicsMissingError) as exc:
+    except (StageError, ControlTopicMissingError, TopicsMissingError, TokenFetchError) as exc:
         raise JobError(str(exc)) from None
     except KafkaConnectionError as exc:
         detail = exc.args[0] if exc.args else "no answer"
