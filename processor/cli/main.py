@@ -24,6 +24,7 @@ COMMANDS = {
     "config": "processor.cli.config:config",
     "demo": "processor.cli.demo:demo",
     "generate": "processor.cli.generate:generate_command",
+    "schema": "processor.cli.schema:schema",
 }
 
 
