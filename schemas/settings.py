@@ -77,6 +77,8 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     identity_topic: str = "customer.identity.v1"
     dropped_topic: str = "customer.identity.dropped.v1"
     dlq_topic: str = "whatsapp.webhooks.dlq"
+    #: Where a dead letter that fails again during `dlq redrive` goes ("" = <dlq_topic>.parked).
+    parking_topic: str = ""
     control_topic: str = "bsuid.enablement.v1"
     #: Where a replay with --group keeps the end offsets of its first run (compacted).
     replay_state_topic: str = "bsuid.replay.state"
@@ -125,3 +127,8 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     http_port: Port = 8080
     log_format: LogFormat = "auto"
     log_level: LogLevel = "info"
+
+    @property
+    def parked_topic(self) -> str:
+        """The parking topic's name (`parking_topic`, or derived from the dead-letter topic)."""
+        return self.parking_topic or f"{self.dlq_topic}.parked"

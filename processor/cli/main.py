@@ -18,6 +18,7 @@ COMMANDS = {
     "classify": "processor.cli.classify:classify",
     "run": "processor.cli.run:run",
     "replay": "processor.cli.replay:replay_command",
+    "dlq": "processor.cli.dlq:dlq",
     "links": "processor.cli.links:links",
     "topics": "processor.cli.topics:topics",
     "numbers": "processor.cli.numbers:numbers",
@@ -52,9 +53,12 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except click.BadParameter as exc:
             name = exc.param.name if exc.param is not None else None
-            if name not in ENV_VARS and name != "config":
-                raise
-            raise _FlagError(f"setting {name}: {exc.format_message()}") from None
+            if name in ENV_VARS or name == "config":
+                raise _FlagError(f"setting {name}: {exc.format_message()}") from None
+            if isinstance(exc.param, click.Option):
+                # "Invalid value for '--max-attempts': ...": one line that names the option.
+                raise _FlagError(exc.format_message()) from None
+            raise
 
 
 @click.group(
