@@ -52,9 +52,10 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     #: `logicalCluster` and `identityPoolId`).
     sasl_oauth_extensions: str = ""
     # Kafka client tuning (docs/configuration.md): production defaults
-    #: Codec of every batch the processor produces. lz4: the best throughput per CPU of the
-    #: four on JSON events (bench/), and cramjam, which it needs, is always installed.
-    compression_type: Compression = "lz4"
+    #: Codec of every batch the processor produces. zstd: a tenth of the bytes for ~7% more
+    #: worker CPU; lz4 (aiokafka's level 9) saved less for more CPU (bench --compression,
+    #: docs/configuration.md). cramjam, which it needs, is a dependency: always installed.
+    compression_type: Compression = "zstd"
     #: How long a single send waits for more records to join its batch (Kafka 4's default).
     #: Stages hand the producer whole batches per poll, which never wait.
     linger_ms: NonNegative = 5

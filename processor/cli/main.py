@@ -55,7 +55,7 @@ class _Cli(click.Group):
             name = exc.param.name if exc.param is not None else None
             if name in ENV_VARS or name == "config":
                 raise _FlagError(f"setting {name}: {exc.format_message()}") from None
-            if isinstance(exc.param, click.Option):
+            if exc.param is not None:
                 # "Invalid value for '--max-attempts': ...": one line that names the option.
                 raise _FlagError(exc.format_message()) from None
             raise

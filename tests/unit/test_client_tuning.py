@@ -28,7 +28,7 @@ class Recorder:
 
 def test_production_defaults() -> None:
     defaults = settings()
-    assert defaults.compression_type == "lz4"
+    assert defaults.compression_type == "zstd"
     assert defaults.linger_ms == 5
     assert defaults.client_rack == ""
 
@@ -93,7 +93,7 @@ def test_a_codec_without_its_library_is_named(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "cramjam" else real(name, *a)
     )
-    with pytest.raises(SettingsError, match=r"^setting compression_type: lz4 needs the cramjam"):
+    with pytest.raises(SettingsError, match=r"^setting compression_type: zstd needs the cramjam"):
         settings()
     assert settings(compression_type="gzip").compression_type == "gzip"
 
