@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -204,3 +207,35 @@ async def test_start_up_names_the_token_endpoint_not_the_broker(endpoint: Endpoi
 def test_bad_oauth_settings_name_the_setting(values: dict[str, str], setting: str) -> None:
     with pytest.raises(SettingsError, match=f"^setting {setting}:"):
         oauth_settings(values.pop("sasl_oauth_token_url", "https://idp/token"), **values)
+
+
+def test_a_command_that_cannot_get_a_token_says_so_in_one_line_without_the_secret() -> None:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("KAFKA_", "BSUID_", "META_", "CONNECTLY_"))
+    } | {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+        "KAFKA_SASL_OAUTH_TOKEN_URL": "http://127.0.0.1:9/oauth2/token",
+        "KAFKA_SASL_OAUTH_CLIENT_ID": "svc-bsuid",
+        "KAFKA_SASL_OAUTH_CLIENT_SECRET": SECRET,
+        "BSUID_CONNECT_TIMEOUT_S": "1",
+        "BSUID_LOG_LEVEL": "debug",
+        "BSUID_LOG_FORMAT": "json",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "processor", "topics", "ensure"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, done.stderr
+    assert "setting sasl_oauth_token_url: no answer from the token endpoint" in errors[0]
+    assert SECRET not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
