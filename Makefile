@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck unit test demo bench bench-core soak clean
+.PHONY: install lint typecheck unit test demo bench bench-core soak schemas clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ bench: install
 
 bench-core: install
 	$(BIN)/python bench/bench.py --core-only
+
+# After changing a Struct in schemas/: regenerate the checked-in JSON Schemas (schemas/json/).
+schemas: install
+	$(BIN)/bsuid-processor schema --write
 
 soak: install
 	$(BIN)/python -m tests.reliability.soak

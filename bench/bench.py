@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench.py [--records N] [--partitions 6] [--repeat K]
                                     [--core-only] [--profile] [--memory-check]
-                                    [--processes N]
+                                    [--processes N] [--compression lz4]
 
 One run, one broker, one data set: `processor.devkit.generate.generate(N, seed)` (200k realistic
 webhooks by default: Meta and Connectly, retries, ~2% malformed) is published once to a raw
@@ -20,6 +20,11 @@ topic of `--partitions` partitions, then read by
 (b'') the same with `--processes N` (default: the machine's cores; 1 skips it): N workers of
     one group from one command. One run, no matching multi-process baseline: `ratio` stays
     one process against one process;
+(b''') with `--compression CODEC`: the worker again with that codec (`compression_type`),
+    against (b), which runs with `compression_type = none` like the baseline. Both print
+    records/s and the bytes on the wire: the size of the record batches on the output topics
+    as the broker serves them to a fetch (`_wire.py`), i.e. what crossed the network from the
+    worker and what every consumer fetches again;
 (c) core: `Pipeline.process` in this process with a no-op emit (see `_core.py`), for all
     records and for single-item bodies only.
 
@@ -97,6 +102,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the _*.py helpers ne
 from _core import CoreResult, bench_core, input_records
 from _measure import Measured, RunFailedError, leftover_children, run_measured
 from _profile import write_reports
+from _wire import WireSize, topic_wire_size
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -128,6 +134,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--memory-check", action="store_true", help="worker RSS after 100k vs 1M records"
+    )
+    parser.add_argument(
+        "--compression",
+        choices=["gzip", "snappy", "lz4", "zstd"],
+        help="also run the worker with this codec: records/s and bytes on the wire vs none",
     )
     args = parser.parse_args(argv)
     if args.memory_check:
@@ -181,6 +192,8 @@ class Bench:
     multi_process: Pass | None = None
     #: The bare aiokafka loop running the same `Pipeline.process`.
     pipeline_loops: list[Pass] = field(default_factory=list)
+    #: The worker with `--compression`'s codec.
+    compressed: Pass | None = None
 
     @property
     def raw_partitions(self) -> list[TopicPartition]:
@@ -261,6 +274,8 @@ class Bench:
         rss_marks: Sequence[int] = (),
         guarantee: str = "at-least-once",
         processes: int = 1,
+        compression: str = "none",
+        wire: bool = False,
     ) -> Pass:
         prefix = f"bench.{self.run_id}.{k}"
         run = msgspec.structs.replace(
@@ -294,6 +309,8 @@ class Bench:
         )
         env = self.base_env() | {ENV_VARS[key]: str(getattr(run, key)) for key in passed}
         env[ENV_VARS["guarantee"]] = guarantee
+        # Pinned (the product's default is zstd): the baseline compresses nothing either.
+        env[ENV_VARS["compression_type"]] = compression
         group = run.group_id
         cmd = [sys.executable]
         if profile_to is not None:
@@ -321,12 +338,13 @@ class Bench:
         identity = routes.get("identity", 0) + routes.get("dropped", 0)
         if processed != self.total:
             say(f"[yellow]{name} processed {processed:,} records for {self.total:,} inputs[/]")
-        return Pass(
-            measured,
-            sum(routes.values()) / processed,
-            identity / processed,
-            extra={"processed": processed, "routes": routes},
-        )
+        extra: dict[str, Any] = {"processed": processed, "routes": routes}
+        if wire:
+            size = WireSize()
+            for topic in (run.identity_topic, run.dropped_topic, run.dlq_topic):
+                size.add(await topic_wire_size(self.broker.bootstrap_servers, topic))
+            extra["wire"] = size
+        return Pass(measured, sum(routes.values()) / processed, identity / processed, extra=extra)
 
 
 def _stopped_lines(log_path: Path) -> list[dict[str, Any]]:
@@ -393,8 +411,13 @@ async def run_broker_passes(
         bench.pipeline_loops.append(await bench.pipeline_loop(k))
         say(f"    {_describe(bench.pipeline_loops[-1])}")
         say(f"(b) worker run {k + 1}/{args.repeat}")
-        workers.append(await bench.worker(k, rss_marks=marks))
+        wire = k == 0 and args.compression is not None
+        workers.append(await bench.worker(k, rss_marks=marks, wire=wire))
         say(f"    {_describe(workers[-1])}")
+    if args.compression:
+        say(f"(b''') worker run, compression {args.compression}")
+        bench.compressed = await bench.worker("zip", compression=args.compression, wire=True)
+        say(f"    {_describe(bench.compressed)}")
     if bench.broker.has("transactions"):
         # Issue 11: both guarantees on the same data in the same run.
         say("(b') worker run, exactly-once")
@@ -599,6 +622,46 @@ def summarize(
     return summary
 
 
+def compression_summary(codec: str, plain: Pass, compressed: Pass) -> dict[str, Any]:
+    """(b), compression none, against the `--compression` run: rate, CPU, bytes on the wire."""
+    none_wire: WireSize = plain.extra["wire"]
+    codec_wire: WireSize = compressed.extra["wire"]
+    return {
+        "codec": codec,
+        "none_records_per_s": round(plain.records_per_s),
+        f"{codec}_records_per_s": round(compressed.records_per_s),
+        "none_cpu_s_per_100k": round(plain.measured.cpu_s_per_100k, 2),
+        f"{codec}_cpu_s_per_100k": round(compressed.measured.cpu_s_per_100k, 2),
+        "none_wire_bytes": none_wire.bytes,
+        f"{codec}_wire_bytes": codec_wire.bytes,
+        "output_records": codec_wire.records,
+        "wire_ratio": round(codec_wire.bytes / max(none_wire.bytes, 1), 3),
+        "rate_ratio": round(compressed.records_per_s / plain.records_per_s, 3),
+    }
+
+
+def render_compression(found: dict[str, Any], console: Console) -> None:
+    codec = found["codec"]
+    table = Table(
+        title="compression: worker output on the wire (identity + dropped + dead-letter topics)",
+        title_justify="left",
+    )
+    for column in ("compression_type", "input records/s", "CPU s / 100k", "MB on the wire"):
+        table.add_column(column, justify="left" if column == "compression_type" else "right")
+    for name in ("none", codec):
+        table.add_row(
+            name,
+            _fmt(found[f"{name}_records_per_s"]),
+            _fmt(found[f"{name}_cpu_s_per_100k"], 1),
+            _fmt(found[f"{name}_wire_bytes"] / MB, 1),
+        )
+    console.print(table)
+    console.print(
+        f"{codec}: {found['wire_ratio']:.2f} x the bytes, {found['rate_ratio']:.2f} x the rate"
+        f" of none ({found['output_records']:,} output records each)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     load_at_start = round(os.getloadavg()[0], 2)
@@ -614,6 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exactly_once: Pass | None = None
     multi_process: Pass | None = None
     loops: list[Pass] = []
+    bench_compressed: Pass | None = None
     header = "no broker (--core-only)"
     succeeded = False
     try:
@@ -638,6 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             exactly_once = bench.exactly_once
             multi_process = bench.multi_process
             loops = bench.pipeline_loops
+            bench_compressed = bench.compressed
             # The core pass is CPU-bound: an idle broker still takes memory, not cycles.
             broker.stop()
             broker = None
@@ -677,6 +742,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{summary['processor_multi_vs_one']:.2f} x one process "
             f"(no matching multi-process baseline: the ratio above is one process each)"
         )
+    if bench_compressed is not None and workers:
+        summary["compression"] = compression_summary(args.compression, workers[0], bench_compressed)
     if exactly_once is not None and workers:
         at_least_once = _median(workers, lambda r: r.records_per_s)
         summary["exactly_once_records_per_s"] = round(exactly_once.records_per_s)
@@ -689,6 +756,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     out = Console(width=max(Console().width, 150))
     render(summary, core, header, args.repeat, out)
+    if "compression" in summary:
+        render_compression(summary["compression"], out)
     RESULTS.mkdir(parents=True, exist_ok=True)
     kind = header.split(" ", 1)[0] if not args.core_only else "core"
     line = msgspec.json.encode(summary).decode()

@@ -6,11 +6,13 @@ naming the setting, which the CLI prints before exiting.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -32,6 +34,11 @@ ENV_VARS: Final[dict[str, str]] = {
             "sasl_mechanism",
             "sasl_username",
             "sasl_password",
+            "sasl_oauth_token_url",
+            "sasl_oauth_client_id",
+            "sasl_oauth_client_secret",
+            "sasl_oauth_scope",
+            "sasl_oauth_extensions",
             "ssl_cafile",
             "ssl_certfile",
             "ssl_keyfile",
@@ -168,11 +175,15 @@ def _check_consistency(settings: Settings) -> None:
             "setting security_protocol: must be SASL_PLAINTEXT or SASL_SSL when "
             "sasl_mechanism is set"
         )
-    if settings.security_protocol.startswith("SASL") and not (
+    if settings.sasl_mechanism == "OAUTHBEARER":
+        _check_oauth(settings)
+    elif settings.security_protocol.startswith("SASL") and not (
         settings.sasl_mechanism and settings.sasl_username and settings.sasl_password
     ):
         raise SettingsError(
             "setting sasl_mechanism: SASL needs sasl_mechanism, sasl_username and sasl_password"
+            " (or OAUTHBEARER with sasl_oauth_token_url, sasl_oauth_client_id and"
+            " sasl_oauth_client_secret)"
         )
     for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
         path = getattr(settings, name)
@@ -182,6 +193,50 @@ def _check_consistency(settings: Settings) -> None:
         raise SettingsError(
             "setting heartbeat_interval_ms: must be at most a third of session_timeout_ms"
         )
+    _check_clients(settings)
+
+
+def _check_oauth(settings: Settings) -> None:
+    for name in ("sasl_oauth_token_url", "sasl_oauth_client_id", "sasl_oauth_client_secret"):
+        if not getattr(settings, name):
+            raise SettingsError(f"setting {name}: needed when sasl_mechanism is OAUTHBEARER")
+    url = urlsplit(settings.sasl_oauth_token_url)
+    if url.scheme not in ("https", "http") or not url.hostname:
+        raise SettingsError(
+            "setting sasl_oauth_token_url: expected an http(s):// URL of the token endpoint"
+        )
+    oauth_extensions(settings.sasl_oauth_extensions)
+
+
+def oauth_extensions(text: str) -> dict[str, str]:
+    """`key=value,key=value` -> a dict (RFC 7628 3.1: keys are letters only)."""
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z]+", key) or key == "auth":
+            raise SettingsError(
+                f"setting sasl_oauth_extensions: {item!r}: expected key=value with a key of"
+                " letters only (not 'auth'), pairs separated by commas"
+            )
+        pairs[key] = value
+    return pairs
+
+
+def _check_clients(settings: Settings) -> None:
+    codec = settings.compression_type
+    if codec in ("snappy", "lz4", "zstd") and importlib.util.find_spec("cramjam") is None:
+        # aiokafka needs cramjam for these codecs (gzip is in the standard library).
+        raise SettingsError(
+            f"setting compression_type: {codec} needs the cramjam package"
+            " (pip install cramjam), or use gzip or none"
+        )
+    if settings.fetch_max_wait_ms >= settings.request_timeout_ms:
+        raise SettingsError(
+            "setting fetch_max_wait_ms: must be below request_timeout_ms (a fetch the broker"
+            " holds that long would time out)"
+        )
+    if settings.max_partition_fetch_bytes > settings.fetch_max_bytes:
+        raise SettingsError("setting max_partition_fetch_bytes: must be at most fetch_max_bytes")
 
 
 def masked(settings: Settings) -> dict[str, Any]:

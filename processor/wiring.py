@@ -1,10 +1,10 @@
 """Settings in, a running stage out: the one place that wires the product together.
 
 Every Kafka command comes through here: `run` and `demo` (`serve_identity`), `links run`
-(`serve_links`), `replay` (`run_replay`), `--processes N` (`supervise_stage`). This module
-builds the clients, the handler, the delivery (at-least-once or exactly-once), the broker
-watch and the health, hands the stage to `ops.serve` (HTTP probes and metrics, signals), and
-turns the failures an operator can fix into one line (`run_job`).
+(`serve_links`), `replay` and `dlq redrive` (`run_replay`), `--processes N`
+(`supervise_stage`). This module builds the clients, the handler, the delivery (at-least-once
+or exactly-once), the broker watch and the health, hands the stage to `ops.serve` (HTTP probes
+and metrics, signals), and turns the failures an operator can fix into one line (`run_job`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from processor.runtime.delivery import AtLeastOnce
 from processor.runtime.errors import StageError
 from processor.runtime.guards import BrokerWatch
 from processor.runtime.handler import Handler
+from processor.runtime.oauth import TokenFetchError
 from processor.runtime.stage import Stage
 from processor.runtime.topics import (
     TopicsMissingError,
@@ -43,7 +44,8 @@ from processor.settings import build_pipeline
 from processor.stages.control import ControlFollower, ControlTopicMissingError
 from processor.stages.identity import IdentityHandler, output_topics
 from processor.stages.links import LinksHandler
-from processor.stages.replay import ReplayPlan, fix_range, remember, report_progress
+from processor.stages.redrive import RedriveCounts, RedriveHandler, RedriveOptions
+from processor.stages.replay import ReplayPlan, dry_run, fix_range, remember, report_progress
 from schemas.settings import Settings
 
 __all__ = ["StageOptions", "build_pipeline", "run_job", "serve_identity", "serve_links"]
@@ -117,18 +119,26 @@ def identity_stage(
     suffix: str = "",
     bounds: ReplayBounds | None = None,
     stop_when_drained: bool = False,
+    redrive: RedriveOptions | None = None,
 ) -> Stage:
+    """The identity pipeline as a stage: over the raw topic, or (`redrive`) over dead letters."""
     clients = Clients.of(settings, group)
     control = ControlFollower(settings, pipeline.registry, clients.producer)
     topics = output_topics(settings, suffix)
-    handler = IdentityHandler(pipeline, settings.raw_topic, topics, control, health)
+    handler: IdentityHandler
+    if redrive is None:
+        handler = IdentityHandler(pipeline, settings.raw_topic, topics, control, health)
+    else:
+        # What fails again is parked, never written back to the dead-letter topic.
+        topics["dlq"] = settings.parked_topic
+        handler = RedriveHandler(pipeline, redrive.topic, topics, control, health, options=redrive)
     return build_stage(
         name,
         settings,
         clients,
         handler,
         health=health,
-        committing=group is not None,
+        committing=group is not None and not (redrive and redrive.dry_run),
         bounds=bounds,
         stop_when_drained=stop_when_drained,
     )
@@ -182,6 +192,8 @@ class ReplayResult:
     progress: tuple[int, int]
     #: False when stopped by a signal before the end of the range.
     complete: bool
+    #: A redrive's own counts (dead letters read, redriven, not redriven and why).
+    redrive: RedriveCounts | None = None
 
 
 async def run_replay(
@@ -192,7 +204,8 @@ async def run_replay(
     *,
     install_signal_handlers: bool = False,
 ) -> ReplayResult:
-    """`replay`: a bounded range of the raw topic through the identity stage, then stop.
+    """`replay`: a bounded range of the raw topic through the identity stage, then stop;
+    with `plan.redrive`, `dlq redrive`: a range of the dead-letter topic, unwrapped.
 
     A signal stops it early (drained and committed, like `run`): with a group, the next run
     resumes from its commits and still ends at this run's end.
@@ -204,14 +217,19 @@ async def run_replay(
     if plan.group:
         # An exactly-once replay commits its offsets in its transactions, for its own group.
         settings = msgspec.structs.replace(settings, group_id=plan.group)
+    if dry_run(plan):
+        # Publishes and commits nothing, so no transactions; reads where the group is.
+        settings = msgspec.structs.replace(settings, guarantee="at-least-once")
+        bounds.peek_commits = plan.group is not None
     stage = identity_stage(
-        "replay",
+        "replay" if plan.redrive is None else "redrive",
         settings,
         pipeline,
         group=plan.group,
         health=StageHealth(),
         suffix=plan.output_suffix,
         bounds=bounds,
+        redrive=plan.redrive,
     )
     if install_signal_handlers:
         handle_signals(stage)
@@ -222,7 +240,7 @@ async def run_replay(
     finally:
         reporter.cancel()
     complete = bounds.finished()
-    if plan.group and complete:
+    if plan.group and complete and not dry_run(plan):
         # Finished: the next replay of this group starts from its commits to a new end.
         await remember(settings, plan.group, None)
     progress = bounds.progress(stage.delivery.acked) if bounds.starts else (0, 0)
@@ -231,7 +249,9 @@ async def run_replay(
     if on_progress is not None:
         on_progress(*progress)
     seconds = time.perf_counter() - started
-    return ReplayResult(pipeline.stats, seconds, len(bounds.starts), progress, complete)
+    handler = stage.handler
+    counts = handler.counts if isinstance(handler, RedriveHandler) else None
+    return ReplayResult(pipeline.stats, seconds, len(bounds.starts), progress, complete, counts)
 
 
 class JobError(Exception):
@@ -255,7 +275,7 @@ def run_job(job: Coroutine[Any, Any, T], settings: Settings, *, wait: bool = Tru
 
     try:
         return asyncio.run(waited() if wait else job)
-    except (StageError, ControlTopicMissingError, TopicsMissingError) as exc:
+    except (StageError, ControlTopicMissingError, TopicsMissingError, TokenFetchError) as exc:
         raise JobError(str(exc)) from None
     except KafkaConnectionError as exc:
         detail = exc.args[0] if exc.args else "no answer"

@@ -27,12 +27,14 @@ COMMANDS = {
     "classify": "processor.cli.classify:classify",
     "run": "processor.cli.run:run",
     "replay": "processor.cli.replay:replay_command",
+    "dlq": "processor.cli.dlq:dlq",
     "links": "processor.cli.links:links",
     "topics": "processor.cli.topics:topics",
     "numbers": "processor.cli.numbers:numbers",
     "config": "processor.cli.config:config",
     "demo": "processor.cli.demo:demo",
     "generate": "processor.cli.generate:generate_command",
+    "schema": "processor.cli.schema:schema",
 }
 PROG = "bsuid-processor"
 

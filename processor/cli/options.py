@@ -20,6 +20,12 @@ T = TypeVar("T")
 Decorator = Callable[[Any], Any]
 
 
+class OptionError(click.ClickException):
+    """A wrong option value found in the command's body: one line, exit 2 (a usage error)."""
+
+    exit_code = 2
+
+
 def _flag(setting: str, help_text: str, **kwargs: Any) -> Decorator:
     """A flag named after its setting, whose help names the environment variable too."""
     env = ENV_VARS.get(setting, "BSUID_CONFIG")

@@ -151,18 +151,20 @@ def replay_command(
         raise click.ClickException(f"replay stopped at {read:,} of {total:,} records; {resume}")
 
 
-def progress_printer() -> tuple[Callable[[int, int], None], Callable[[], None]]:
+def progress_printer(
+    label: str = "replay",
+) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """A rich progress bar on a terminal; a log line every 5 s otherwise."""
     if sys.stderr.isatty():
         bar = Progress(
-            TextColumn("replay"),
+            TextColumn(label),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
             transient=True,
         )
-        task = bar.add_task("replay", total=None, rate="")
+        task = bar.add_task(label, total=None, rate="")
         bar.start()
         started = time.monotonic()
 
@@ -177,6 +179,8 @@ def progress_printer() -> tuple[Callable[[int, int], None], Callable[[], None]]:
         now = time.monotonic()
         if now - last[0] >= 5.0 or read == total:
             last[0] = now
-            structlog.get_logger("processor.replay").info("replay progress", read=read, total=total)
+            structlog.get_logger(f"processor.{label}").info(
+                f"{label} progress", read=read, total=total
+            )
 
     return log_line, lambda: None

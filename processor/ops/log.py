@@ -27,10 +27,15 @@ def _mask(match: re.Match[str]) -> str:
     return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
 
 
+def mask_phones(text: str) -> str:
+    """`text` with every phone-shaped run of digits masked (`+14*******23`)."""
+    return _PHONE_LIKE.sub(_mask, text)
+
+
 def mask_phone_numbers(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     for key, value in event.items():
         if isinstance(value, str) and key != "timestamp":
-            event[key] = _PHONE_LIKE.sub(_mask, value)
+            event[key] = mask_phones(value)
     return event
 
 

@@ -55,6 +55,9 @@ class ReplayBounds:
     starts: dict[TopicPartition, int] = field(default_factory=dict)
     done: set[TopicPartition] = field(default_factory=set)
     from_ms: int | None = None
+    #: Start from the group's commits even though this run commits nothing (a dry run shows
+    #: what the next real run would do).
+    peek_commits: bool = False
 
     @property
     def partitions(self) -> set[TopicPartition]:
@@ -121,6 +124,14 @@ class ReplayBounds:
         if tp not in self.done:
             self.done.add(tp)
             consumer.pause(tp)
+
+    async def reached(self, consumer: Any) -> None:
+        """Mark partitions whose position reached their end without a record there to clip:
+        on Apache Kafka a transaction's commit marker can be a range's last offset, and a
+        read_committed fetch returns no record for it."""
+        for tp in self.partitions - self.done:
+            if await consumer.position(tp) >= self.ends[tp]:
+                self._finish(consumer, tp)
 
     def finished(self) -> bool:
         return self.done >= self.partitions

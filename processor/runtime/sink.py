@@ -99,13 +99,13 @@ class Sink:
             for record in records:
                 key, value, headers = record.key, record.value, record.headers
                 if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                    future = await producer.send_batch(batch, topic, partition=partition)
+                    future = await _send(producer, batch, topic, partition)
                     sent.append(Sent(topic, partition, count, future))
                     batch, count = producer.create_batch(), 0
                     # An empty batch always takes one record, however large.
                     batch.append(timestamp=None, key=key, value=value, headers=headers)
                 count += 1
-            future = await producer.send_batch(batch, topic, partition=partition)
+            future = await _send(producer, batch, topic, partition)
             sent.append(Sent(topic, partition, count, future))
         self.discard()
         return sent
@@ -114,3 +114,11 @@ class Sink:
         """Forget buffered records (their inputs will be read again after a rewind)."""
         self._pending.clear()
         self.pending = 0
+
+
+async def _send(producer: Any, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
+    # Closed: a whole batch never waits `linger_ms` for records that will not come (linger
+    # is for single sends), and no `send()` elsewhere can slip a record into it.
+    batch.close()
+    future: asyncio.Future[Any] = await producer.send_batch(batch, topic, partition=partition)
+    return future

@@ -106,7 +106,8 @@ class Stage:
         await self.delivery.learn(outputs)
         await handler.prepare()
         if self.bounds is not None:
-            await self.bounds.begin(self.consumer, self.settings, resume=self.delivery.commits)
+            resume = self.delivery.commits or self.bounds.peek_commits
+            await self.bounds.begin(self.consumer, self.settings, resume=resume)
             self.delivery.starts.update(self.bounds.starts)
             await self._on_assigned(self.bounds.partitions)
         else:
@@ -160,6 +161,8 @@ class Stage:
                     health.batch_done(started, time.perf_counter())
             else:
                 idle_since_ms = idle_since_ms or polled_at
+                if self.bounds is not None:
+                    await self.bounds.reached(self.consumer)
                 if self.stop_when_drained and await self._drained(idle_since_ms):
                     return
             health.in_flight_records = delivery.in_flight_records()

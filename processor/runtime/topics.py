@@ -41,6 +41,8 @@ def topic_specs(settings: Settings, *, suffix: str = "") -> list[TopicSpec]:
         TopicSpec(settings.identity_topic + suffix, partitions, {}),
         TopicSpec(settings.dropped_topic + suffix, partitions, {}),
         TopicSpec(settings.dlq_topic + suffix, partitions, dict(LARGE_RECORDS)),
+        # Dead letters that failed again when redriven (`dlq redrive`, docs/dlq.md).
+        TopicSpec(settings.parked_topic, partitions, dict(LARGE_RECORDS)),
         # Latest enablement per number is all that matters: compacted, one partition so every
         # worker reads the changes in the order they were made.
         TopicSpec(settings.control_topic, 1, {"cleanup.policy": "compact"}),

@@ -74,7 +74,7 @@ class IdentityHandler(Handler):
                 offset=message.offset,
                 timestamp_ms=message.timestamp,
             )
-            _process_safely(pipeline, record, emit)
+            process_safely(pipeline, record, emit)
             size += len(value)
         return size
 
@@ -92,7 +92,7 @@ class IdentityHandler(Handler):
             await self.control.stop()
 
 
-def _process_safely(
+def process_safely(
     pipeline: Pipeline, record: InputRecord, emit: Callable[[OutputRecord], None]
 ) -> None:
     """A bug in the pipeline must not stop the stream: the record is dead-lettered instead."""

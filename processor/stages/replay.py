@@ -1,4 +1,5 @@
-"""`replay`: a bounded backfill of the raw topic through the identity stage, then stop.
+"""`replay`: a bounded backfill of the raw topic through the identity stage, then stop;
+`dlq redrive`: the same over the dead-letter topic (`processor.stages.redrive`).
 
 The range is fixed at the start (end offsets as of then, or an end time). With a consumer
 group the replay commits as it goes, and an interrupted run resumes where it committed and
@@ -19,6 +20,7 @@ from aiokafka.structs import TopicPartition
 from processor.runtime.bounds import ReplayBounds, Start, high_watermarks
 from processor.runtime.clients import make_producer
 from processor.runtime.reader import read_topic
+from processor.stages.redrive import RedriveOptions
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.stages.replay")
@@ -36,11 +38,18 @@ class ReplayPlan:
     to_ms: int | None = None
     output_suffix: str = ""
     group: str | None = None
+    #: A dead-letter redrive: the dead-letter topic through `RedriveHandler` instead of the
+    #: raw topic through the identity handler; the range, resume and progress are the same.
+    redrive: RedriveOptions | None = None
     #: Awaited once the end offsets are fixed, before any record is read.
     on_range_fixed: Callable[[dict[TopicPartition, int]], Awaitable[None]] | None = None
 
 
-async def _remembered_ends(settings: Settings, group: str) -> dict[TopicPartition, int]:
+def input_topic(settings: Settings, plan: ReplayPlan) -> str:
+    return settings.raw_topic if plan.redrive is None else plan.redrive.topic
+
+
+async def _remembered_ends(settings: Settings, group: str, topic: str) -> dict[TopicPartition, int]:
     ends: dict[TopicPartition, int] = {}
     for message in await read_topic(settings, settings.replay_state_topic):
         if message.key == group.encode():
@@ -48,7 +57,7 @@ async def _remembered_ends(settings: Settings, group: str) -> dict[TopicPartitio
                 {}
                 if message.value is None
                 else {
-                    TopicPartition(settings.raw_topic, p): o
+                    TopicPartition(topic, p): o
                     for p, o in msgspec.json.decode(message.value, type=ReplayState).ends.items()
                 }
             )
@@ -72,19 +81,24 @@ async def remember(settings: Settings, group: str, ends: dict[TopicPartition, in
 
 async def fix_range(settings: Settings, plan: ReplayPlan) -> ReplayBounds:
     """The replay's range: where it starts, and the end offsets fixed once (kept for a group,
-    so that a resumed run stops at the end of its first run)."""
-    bounds = ReplayBounds(settings.raw_topic, start=plan.start, to_ms=plan.to_ms)
+    so that a resumed run stops at the end of its first run). A dry run keeps nothing."""
+    topic = input_topic(settings, plan)
+    bounds = ReplayBounds(topic, start=plan.start, to_ms=plan.to_ms)
     if plan.group:
-        bounds.ends = await _remembered_ends(settings, plan.group)
+        bounds.ends = await _remembered_ends(settings, plan.group, topic)
     if not bounds.ends:
-        bounds.ends = await high_watermarks(settings, settings.raw_topic)
-        if plan.group:
+        bounds.ends = await high_watermarks(settings, topic)
+        if plan.group and not dry_run(plan):
             # Kept before anything is committed, so a resumed run stops at this same end.
             await remember(settings, plan.group, bounds.ends)
     log.info("replay range fixed", ends={tp.partition: o for tp, o in bounds.ends.items()})
     if plan.on_range_fixed is not None:
         await plan.on_range_fixed(bounds.ends)
     return bounds
+
+
+def dry_run(plan: ReplayPlan) -> bool:
+    return plan.redrive is not None and plan.redrive.dry_run
 
 
 async def report_progress(

@@ -26,7 +26,7 @@ class Producer:
             records.append(record["key"])
             return object()
 
-        return SimpleNamespace(append=append, records=records)
+        return SimpleNamespace(append=append, records=records, close=lambda: None)
 
     async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
         self.sent.append((topic, partition, batch.records))

@@ -23,9 +23,13 @@ class Message:
 @dataclass
 class Consumer:
     paused: set[TopicPartition] = field(default_factory=set)
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
 
     def pause(self, *tps: TopicPartition) -> None:
         self.paused.update(tps)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.positions[tp]
 
 
 def bounds(**kwargs: object) -> ReplayBounds:
@@ -80,3 +84,18 @@ def test_parse_start_time_needs_a_zone() -> None:
         parse_start("2026-06-01T00:00:00")
     with pytest.raises(click.BadParameter):
         parse_start("0:x")
+
+
+async def test_a_range_ending_on_a_transaction_marker_ends_by_position() -> None:
+    """Offset 9 is a commit marker: no record to clip, the position says the range is read."""
+    consumer, b = Consumer(), bounds()
+    _, next_offset = b.clip(consumer, TP, [Message(o) for o in range(9)])
+    assert next_offset == 9
+    assert not b.finished()
+    consumer.positions[TP] = 9
+    await b.reached(consumer)
+    assert not b.finished()
+    consumer.positions[TP] = 10
+    await b.reached(consumer)
+    assert b.finished()
+    assert consumer.paused == {TP}

@@ -55,6 +55,7 @@ def test_plaintext_has_no_security_arguments() -> None:
         "bootstrap_servers": "broker-1:9093,broker-2:9093",
         "client_id": "bsuid-processor",
         "security_protocol": "PLAINTEXT",
+        "request_timeout_ms": 40_000,
     }
 
 

@@ -18,6 +18,7 @@ from schemas.settings import SECRET_FIELDS, Settings
 
 SECRETS = {
     "KAFKA_SASL_PASSWORD": "pw-Zq81-sasl",
+    "KAFKA_SASL_OAUTH_CLIENT_SECRET": "oauth-5e1d-secret",
     "META_APP_SECRET": "meta-7f3c-secret",
     "CONNECTLY_WEBHOOK_SECRET": "cly-90ab-secret",
     "VONAGE_SIGNATURE_SECRET": "vng-5d21-secret",
@@ -133,6 +134,14 @@ def test_every_setting_has_a_distinct_env_var() -> None:
         (["run"], {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "sasl_mechanism"),
         (["run"], {"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "ssl_cafile"),
         (["config", "show", "--http-port", "-1"], {}, "http_port"),
+        (["run"], {"BSUID_COMPRESSION_TYPE": "brotli"}, "compression_type"),
+        (["run"], {"BSUID_LINGER_MS": "-1"}, "linger_ms"),
+        (["run"], {"BSUID_FETCH_MAX_WAIT_MS": "60000"}, "fetch_max_wait_ms"),
+        (
+            ["run"],
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "OAUTHBEARER"},
+            "sasl_oauth_token_url",
+        ),
     ],
 )
 def test_bad_value_fails_with_one_line_naming_it(
