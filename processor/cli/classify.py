@@ -76,6 +76,8 @@ def summary(stats: PipelineStats, settings: Settings) -> str:
     parts = [f"classify: {stats.records:,} in"]
     parts += [f"{routes[route]:,} {route}" for route in ("identity", "dropped", "dlq")]
     line = ", ".join(parts)
+    if stats.formats:
+        line += " [" + ", ".join(f"{name} {n:,}" for name, n in sorted(stats.formats.items())) + "]"
     if stats.dead_letters:
         codes = ", ".join(f"{code} {n:,}" for code, n in sorted(stats.dead_letters.items()))
         line += f" ({codes})"

@@ -85,6 +85,14 @@ def summary_tables(result: DemoResult) -> list[Table]:
     for event_type, counts in sorted(per_type.items()):
         types.add_row(event_type, f"{counts['identity']:,}", f"{counts['dropped']:,}")
 
+    formats = Table(title="Input webhooks per format")
+    formats.add_column("format")
+    formats.add_column("webhooks", justify="right")
+    for name, n in sorted(stats.formats.items()):
+        formats.add_row(name, f"{n:,}")
+    undecoded = stats.records - sum(stats.formats.values())
+    formats.add_row("not decoded (dead letters)", f"{undecoded:,}")
+
     codes = Table(title="Dead letters and skips")
     codes.add_column("kind")
     codes.add_column("code / reason")
@@ -93,4 +101,4 @@ def summary_tables(result: DemoResult) -> list[Table]:
         codes.add_row("dead letter", code, f"{n:,}")
     for reason, n in sorted(stats.skips.items()):
         codes.add_row("skip", reason, f"{n:,}")
-    return [routes, types, codes]
+    return [routes, formats, types, codes]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final, get_args
 
+from processor.core.formats import NAMES as FORMAT_NAMES
 from processor.core.records import DeadLetterCode, SkipReason
 from processor.links.observe import SkipReason as LinkSkipReason
 from processor.links.topology import Destination
@@ -26,6 +27,7 @@ IDENTITY_CLASSES: Final[tuple[str, ...]] = get_args(IdentityClass)
 EVENT_TYPES: Final[tuple[str, ...]] = get_args(EventType)
 DEAD_LETTER_CODES: Final[tuple[str, ...]] = get_args(DeadLetterCode)
 SKIP_REASONS: Final[tuple[str, ...]] = get_args(SkipReason)
+FORMATS: Final[tuple[str, ...]] = tuple(FORMAT_NAMES)
 LINK_DESTINATIONS: Final[tuple[str, ...]] = get_args(Destination)
 LINK_SKIPS: Final[tuple[str, ...]] = (*get_args(LinkSkipReason), "undecodable")
 
@@ -42,6 +44,11 @@ METRICS: Final[dict[str, tuple[str, tuple[str, ...], str]]] = {
     "up": ("gauge", (), "1 while the worker is alive (the /healthz condition)"),
     "ready": ("gauge", (), "1 while the worker is ready (the /readyz condition)"),
     "records_total": ("counter", (), "Input records read from the raw topic and processed"),
+    "format_records_total": (
+        "counter",
+        ("format",),
+        "Input records by webhook format (meta, connectly, vonage, wati), once decoded",
+    ),
     "events_total": (
         "counter",
         ("route", "identity_class", "decision", "event_type"),

@@ -38,6 +38,7 @@ from processor.ops.catalog import (
     DEAD_LETTER_CODES,
     DECISIONS,
     EVENT_TYPES,
+    FORMATS,
     IDENTITY_CLASSES,
     LINK_DESTINATIONS,
     LINK_SKIPS,
@@ -155,8 +156,7 @@ class PipelineCollector(Collector):
         yield _by_label("skips_total", stats.skips, SKIP_REASONS)
         yield _by_label("skipped_changes_total", stats.skipped_changes, SKIP_REASONS)
         yield _counter("legacy_bsuids_total", stats.legacy_bsuids)
-        # Hook: a per-format count (`PipelineStats.formats`, read with
-        # getattr(stats, "formats", {}) so this merges with or without it) goes here.
+        yield _by_label("format_records_total", stats.formats, FORMATS)
 
 
 class LinksCollector(Collector):

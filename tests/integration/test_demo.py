@@ -65,6 +65,16 @@ def route_totals(output: str) -> dict[str, int]:
     return totals
 
 
+def format_totals(output: str) -> dict[str, int]:
+    """The "Input webhooks per format" table, by format."""
+    totals: dict[str, int] = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in re.split(r"[│|┃]", line) if c.strip()]
+        if len(cells) == 2 and cells[0] in ("meta", "connectly", "vonage", "wati"):
+            totals[cells[0]] = int(cells[1].replace(",", ""))
+    return totals
+
+
 def test_demo_help_without_java(tmp_path: Path) -> None:
     done = demo(bare_env(tmp_path), "--help", timeout_s=60)
     assert done.returncode == 0, done.stderr
@@ -83,6 +93,9 @@ def test_demo_runs_on_tansu_without_java_or_maven(tmp_path: Path) -> None:
     totals = route_totals(output)
     for route in ("identity", "dropped", "dlq"):
         assert totals.get(route, 0) > 0, f"{route}: {totals}\n{output[-4000:]}"
+    formats = format_totals(output)
+    assert set(formats) == {"meta", "connectly", "vonage", "wati"}, output[-4000:]
+    assert all(count > 0 for count in formats.values())
 
     throughput = THROUGHPUT.search(output)
     assert throughput is not None, output[-4000:]
