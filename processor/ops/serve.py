@@ -4,7 +4,6 @@ and (as one of `--processes N`) the supervisor watch. Called by `processor.wirin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from processor.ops.supervisor import PROCESS_INDEX_ENV, SUPERVISOR_PID_ENV, watc
 from processor.runtime.errors import StageError
 from processor.runtime.group_lag import GroupLag
 from processor.runtime.stage import Stage
+from processor.runtime.tasks import cancel_and_wait
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.serve")
@@ -61,12 +61,8 @@ async def serve(
         # The probes go with the stage: nothing answers for a stage that has stopped.
         if ops is not None:
             await ops.stop()
-        if lag is not None:
-            lag.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await lag
-        if watch is not None:
-            watch.cancel()
+        await cancel_and_wait(lag)
+        await cancel_and_wait(watch)
     log.info("stage stopped", stage=stage.name, **stage.handler.summary())
     return stage
 

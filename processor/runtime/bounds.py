@@ -95,9 +95,8 @@ class ReplayBounds:
         assert isinstance(self.start, datetime)
         self.from_ms = int(self.start.timestamp() * 1000)
         # Bounded: offsets_for_times can hang on a partition the broker does not know.
-        found = await asyncio.wait_for(
-            consumer.offsets_for_times(dict.fromkeys(tps, self.from_ms)), 30
-        )
+        async with asyncio.timeout(30):
+            found = await consumer.offsets_for_times(dict.fromkeys(tps, self.from_ms))
         return {tp: found[tp].offset if found.get(tp) is not None else self.ends[tp] for tp in tps}
 
     def clip(

@@ -136,7 +136,8 @@ async def commit_offsets(
     """
     failure: BaseException
     try:
-        await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT_S)
+        async with asyncio.timeout(COMMIT_TIMEOUT_S):
+            await consumer.commit(offsets)
     except CommitFailedError as rejected:
         log.warning("commit rejected after rebalance", error=str(rejected))
         failure = rejected

@@ -248,4 +248,5 @@ class AtLeastOnce(DeliveryBase):
         self.checkpoint.clear()  # their outcome no longer matters
         # Outputs still pending go to topics that are gone: do not wait out their timeout.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.producer.stop(), 5.0)
+            async with asyncio.timeout(5.0):
+                await self.producer.stop()

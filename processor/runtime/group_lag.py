@@ -83,7 +83,8 @@ class GroupLag:
 
     async def _update(self) -> None:
         try:
-            lag = await asyncio.wait_for(self.read(), TIMEOUT_S)
+            async with asyncio.timeout(TIMEOUT_S):
+                lag = await self.read()
         except (KafkaError, TimeoutError, OSError) as exc:
             # No number rather than a stale one; the broker probe turns the stage not ready.
             self.health.group_lag = {}

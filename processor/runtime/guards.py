@@ -24,6 +24,7 @@ from aiokafka.structs import TopicPartition
 from processor.ops.health import StageHealth
 from processor.runtime.aiokafka_private import generation, refuse_commits_when
 from processor.runtime.errors import StageError
+from processor.runtime.tasks import cancel_and_wait
 from schemas.settings import Settings
 
 log = structlog.get_logger("processor.guards")
@@ -105,9 +106,7 @@ class BrokerWatch:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _probe_forever(self) -> None:
         while True:
@@ -118,7 +117,8 @@ class BrokerWatch:
         """Does the broker answer, and does it still have our topics and offsets?"""
         now = time.monotonic()
         try:
-            cluster = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 5.0)
+            async with asyncio.timeout(5.0):
+                cluster = await self.producer.client.fetch_all_metadata()
         except (KafkaError, TimeoutError) as exc:
             self.unreachable(exc, now)
             return
@@ -181,9 +181,7 @@ class BrokerWatch:
         finally:
             lost.cancel()
         if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
             self.raise_if_lost()
         task.result()
 

@@ -119,8 +119,10 @@ class ExactlyOnce(DeliveryBase):
             self.settings, transactional_id=f"{self._prefix}-probe-{uuid.uuid4()}"
         )
         try:
-            await asyncio.wait_for(probe.start(), 15)
-            await asyncio.wait_for(probe.begin_transaction(), 15)
+            async with asyncio.timeout(15):
+                await probe.start()
+            async with asyncio.timeout(15):
+                await probe.begin_transaction()
             await probe.abort_transaction()
         except (KafkaError, TimeoutError) as exc:
             raise TransactionsUnsupportedError(
@@ -283,7 +285,8 @@ class ExactlyOnce(DeliveryBase):
         return all(committed)
 
     async def drain(self, limit_s: float) -> None:
-        await asyncio.wait_for(self.commit_due(force=True), limit_s)
+        async with asyncio.timeout(limit_s):
+            await self.commit_due(force=True)
 
     async def close(self, *, abandon: bool) -> None:
         transactions, self._transactions = list(self._transactions.values()), {}
@@ -293,6 +296,7 @@ class ExactlyOnce(DeliveryBase):
             await self.producer.stop()
             return
         try:
-            await asyncio.wait_for(self.producer.stop(), 5.0)
+            async with asyncio.timeout(5.0):
+                await self.producer.stop()
         except TimeoutError:
             log.warning("producer not stopped in 5 s after the broker lost our data")

@@ -15,6 +15,7 @@ from processor.core.route import dead_letter
 from processor.runtime.aiokafka_private import stop_consumer
 from processor.runtime.clients import make_consumer, make_producer
 from processor.runtime.reader import assign_all, read_topic, records_to_end
+from processor.runtime.tasks import cancel_and_wait
 from schemas.control import EnablementChange, EnablementState
 from schemas.settings import Settings
 
@@ -82,9 +83,7 @@ class ControlFollower:
             )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
         await stop_consumer(self._consumer)
 
 
