@@ -59,6 +59,8 @@ class LinkStats:
     link_records: int = 0
     tombstones: int = 0
     rotations: int = 0
+    #: Records written, by destination (repartition, links, identity, changelog).
+    outputs: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class LinksTopology:
                 for partition in range(self.partitions)
                 if partition != home
             ]
+        self.stats.outputs["repartition"] += len(outputs)
         return outputs
 
     def process(
@@ -121,6 +124,10 @@ class LinksTopology:
                     [DERIVED_HEADER],
                 )
             )
+        counts = self.stats.outputs
+        for output in outputs:
+            counts[output.destination] += 1
+        counts["changelog"] += len(applied.changelog)
         return outputs, applied.changelog
 
     def _observe(self, value: bytes | None) -> tuple[IdentityEvent, Observation] | None:

@@ -169,7 +169,7 @@ class LinksCollector(Collector):
         handler = self._handler
         stats = handler.topology.stats
         yield _by_label("links_input_records_total", handler.records_in, handler.inputs)
-        yield _by_label("links_output_records_total", handler.records_out, LINK_DESTINATIONS)
+        yield _by_label("links_output_records_total", stats.outputs, LINK_DESTINATIONS)
         yield _by_label("links_skips_total", stats.skips, LINK_SKIPS)
         yield _counter("links_rotations_total", stats.rotations)
         yield _counter("links_tombstones_total", stats.tombstones)

@@ -56,9 +56,8 @@ class LinksHandler(Handler):
         self.states: dict[int, LinkState] = {}
         self.positions: dict[int, int] = {}
         self.unrestored: set[int] = set()
-        #: Records read per input topic and written per destination (the metrics).
+        #: Records read per input topic (the metrics; outputs: `topology.stats.outputs`).
         self.records_in: Counter[str] = Counter()
-        self.records_out: Counter[str] = Counter()
         self._destinations = {"repartition": repartition, "links": links, "identity": self.identity}
 
     def outputs(self) -> set[str]:
@@ -91,16 +90,14 @@ class LinksHandler(Handler):
             outputs, records = topology.process(state, message.value, role)
             add(outputs)
             out.after += [(self.changelog, tp.partition, Record(k, v)) for k, v in records]
-            self.records_out["changelog"] += len(records)
         return sum(len(message.value or b"") for message in messages)
 
     def _adder(self, out: Outputs) -> Any:
-        sink, destinations, counts = out.sink, self._destinations, self.records_out
+        sink, destinations = out.sink, self._destinations
 
         def add(outputs: list[LinkOutput]) -> None:
             for output in outputs:
                 sink.add(destinations[output.destination], output, output.partition)
-                counts[output.destination] += 1
 
         return add
 
