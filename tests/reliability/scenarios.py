@@ -571,7 +571,11 @@ async def rebalance_churn(
 
 #: The dead-letter topic of this scenario takes at most 1 MiB per record batch at first.
 SMALL_DLQ_BYTES = 1024 * 1024
-BIG_MALFORMED = b'{"object":"whatsapp_business_account","entry":[' + b" " * (2 * 1024 * 1024)
+#: Incompressible (base64 of random bytes): outputs are compressed (zstd by default), and the
+#: broker checks `max.message.bytes` against the compressed batch.
+BIG_MALFORMED = b'{"object":"whatsapp_business_account","entry":[' + base64.b64encode(
+    random.Random(573).randbytes(3 * 512 * 1024)
+)
 
 
 @dataclass
