@@ -26,7 +26,7 @@ unit: install
 	$(BIN)/pytest tests/unit tests/property -q
 
 test: lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadgroup
 
 demo: install
 	$(BIN)/bsuid-processor demo

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from processor.core.pipeline import Pipeline
 from processor.core.records import InputRecord, OutputRecord
 from processor.core.registry import Registry
 from schemas.registry import RegistryFile
+from tests import brokers
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEBHOOKS = FIXTURES / "webhooks"
@@ -78,3 +79,45 @@ def run(pipeline: Pipeline) -> Run:
         return out
 
     return process
+
+
+# -- real brokers, parallel runs and the summary (tests/brokers.py) ------------------------
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"brokers: {', '.join(brokers.session_brokers())} (each integration test runs on each)"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # One xdist group per broker: its tests share one worker process, so it starts once.
+    for item in items:
+        group = brokers.broker_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_brokers() -> Iterator[None]:
+    yield
+    brokers.stop_brokers()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the lines to the controller
+        workeroutput["bsuid_summary"] = list(brokers.SUMMARY)
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    sent = getattr(node, "workeroutput", {}).get("bsuid_summary", [])
+    config = node.config
+    config._bsuid_worker_lines = [*getattr(config, "_bsuid_worker_lines", []), sent]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = brokers.summary_lines(config)
+    if lines:
+        terminalreporter.section("brokers and reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)

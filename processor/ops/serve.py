@@ -50,7 +50,12 @@ async def serve(
         group=settings.group_id,
         guarantee=settings.guarantee,
     )
-    ops = await _start_http(stage, settings, collectors)
+    try:
+        ops = await _start_http(stage, settings, collectors)
+    except BaseException:
+        await cancel_and_wait(watch)
+        await stage.close()  # its clients were built: close them though it never ran
+        raise
     # The group's lag is read only where something exports it.
     lag = None if ops is None else asyncio.create_task(_group_lag(stage, settings))
     try:

@@ -87,7 +87,7 @@ class Stage:
                 raise fatal from exc
             raise
         finally:
-            await self._close()
+            await self.close()
         self.health.phase = "stopped"
 
     async def _start(self) -> None:
@@ -116,7 +116,7 @@ class Stage:
         # Runs while the group join goes on; no record is processed before it ends.
         await handler.load()
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
         """Stop every client, started or not (a failed start must not leak connections)."""
         try:
             await self.handler.close()

@@ -1,11 +1,10 @@
 """Real brokers for the integration suite, and factories over them.
 
 Every test that takes the `broker` fixture (or `kafka`, built on it) runs on each broker of
-the session: the reference broker picked as docs/brokers.md says (testcontainers, else a local
-Apache Kafka) AND the embedded Tansu, the first broker every user meets. Each starts once.
-`KAFKA_BOOTSTRAP_SERVERS` (a cluster you run) or `BROKER=kafka|tansu|testcontainers` narrows
-the session to that one broker. A test that needs a capability a broker lacks declares it with
-`@pytest.mark.requires("compaction")` and is skipped there with the reason printed.
+the session (tests/brokers.py): the reference broker (testcontainers, else a local Apache
+Kafka) AND the embedded Tansu, the first broker every user meets. A test that needs a
+capability a broker lacks declares it with `@pytest.mark.requires("compaction")` and is
+skipped there with the reason printed.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,72 +20,14 @@ import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from processor.devkit.brokers.apache_kafka import java_and_maven_available
 from processor.devkit.brokers.base import RunningBroker
-from processor.devkit.brokers.select import (
-    BrokerUnavailableError,
-    docker_available,
-    start_broker,
-    start_kind,
-)
-from processor.devkit.brokers.tansu import tansu_available
 from processor.devkit.generate import demo_registry_toml
 from processor.runtime.topics import TopicSpec, ensure_topics, topic_specs
 from processor.settings import load_settings
 from schemas.settings import Settings
+from tests.brokers import session_broker, session_brokers
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-_RUNNING: list[RunningBroker] = []
-
-
-def session_brokers() -> list[str]:
-    """The brokers this session runs the integration suite on (`BROKER` values)."""
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip():
-        return ["external"]
-    forced = os.environ.get("BROKER", "").strip().lower()
-    if forced:
-        return [forced]
-    kinds = []
-    if docker_available():
-        kinds.append("testcontainers")
-    elif java_and_maven_available():
-        kinds.append("kafka")
-    if tansu_available():
-        kinds.append("tansu")
-    return kinds or ["tansu"]  # fails with the reason when the fixture starts it
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"integration brokers: {', '.join(session_brokers())} (each test runs on each)"
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for broker in _RUNNING:
-        terminalreporter.write_line(f"integration tests ran on: {broker.describe()}")
-
-
-_STARTED: dict[str, RunningBroker] = {}
-
-
-def session_broker(kind: str) -> RunningBroker:
-    """The session's broker of `kind`, started on first use and stopped at the session's end
-    (`test_brokers.py` reuses the session's Apache Kafka through this)."""
-    if kind not in _STARTED:
-        try:
-            running = start_broker() if kind == "external" else start_kind(kind)
-        except BrokerUnavailableError as exc:
-            pytest.fail(f"no {kind} broker can run here: {exc}")
-        _STARTED[kind] = running
-        _RUNNING.append(running)
-    return _STARTED[kind]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _stop_brokers() -> Iterator[None]:
-    yield
-    for running in _STARTED.values():
-        running.stop()
-    _STARTED.clear()
 
 
 @pytest.fixture(scope="session", params=session_brokers())

@@ -20,9 +20,9 @@ from processor.devkit.brokers.apache_kafka import (
 )
 from processor.devkit.brokers.base import RunningBroker
 from processor.devkit.brokers.tansu import start_tansu, tansu_available
-from tests.integration.conftest import session_broker, session_brokers
+from tests.brokers import session_broker, session_brokers
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120), pytest.mark.reference_broker]
 
 NO_JAVA = "Apache Kafka needs java 17+ and mvn on PATH (not found)"
 

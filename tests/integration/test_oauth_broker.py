@@ -33,7 +33,7 @@ from processor.runtime.clients import make_consumer, make_producer
 from processor.runtime.oauth import token_provider
 from processor.runtime.topics import TopicSpec, ensure_topics
 from processor.settings import load_settings
-from tests.integration.conftest import session_brokers
+from tests.brokers import session_brokers
 
 pytestmark = [
     pytest.mark.integration,

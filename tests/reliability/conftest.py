@@ -6,34 +6,21 @@ Scenarios that stop, kill or replace a broker start their own instead (`scenario
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
 from processor.devkit.brokers.base import RunningBroker
-from processor.devkit.brokers.select import BrokerUnavailableError, start_broker
+from tests import brokers
 from tests.reliability.fuzz import FuzzReport
 from tests.reliability.harness import Figures
 
-_REPORTED: list[str] = []
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _REPORTED:
-        terminalreporter.section("reliability figures")
-        for line in _REPORTED:
-            terminalreporter.write_line(line)
-
 
 @pytest.fixture(scope="session")
-def reliability_broker() -> Iterator[RunningBroker]:
-    try:
-        running = start_broker()
-    except BrokerUnavailableError as exc:
-        pytest.fail(f"no broker can run here: {exc}")
-    yield running
-    running.stop()
+def reliability_broker() -> RunningBroker:
+    """The session's reference broker (a real Apache Kafka where one can run), shared with
+    the integration suite's tests on that broker."""
+    return brokers.session_broker(brokers.reference_broker())
 
 
 @pytest.fixture
@@ -43,6 +30,6 @@ def report() -> Callable[[Figures | FuzzReport], None]:
     def add(figures: Figures | FuzzReport) -> None:
         line = figures.line()
         print(line)
-        _REPORTED.append(line)
+        brokers.SUMMARY.append(line)
 
     return add

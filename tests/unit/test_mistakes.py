@@ -60,6 +60,7 @@ def test_each_mistake_prints_one_line(
     words = shlex.split(command)
     env = {k: v for k, v in os.environ.items() if k not in {*ENV_VARS.values(), CONFIG_ENV}}
     env["BSUID_CONNECT_TIMEOUT_S"] = "1"  # the broker rows: do not wait a minute
+    env["BSUID_HTTP_PORT"] = "0"  # tests run in parallel: no two on the default port
     while "=" in words[0]:
         name, _, value = words.pop(0).partition("=")
         env[name] = value
