@@ -16,8 +16,10 @@ Phase = Literal["starting", "running", "draining", "stopped", "failed"]
 @dataclass
 class StageHealth:
     phase: Phase = "starting"
-    #: monotonic time of the last turn of the processing loop.
+    #: monotonic time of the last turn of the processing loop ...
     last_loop_at: float = field(default_factory=time.monotonic)
+    #: ... and of the last periodic summary line.
+    last_summary_at: float = field(default_factory=time.monotonic)
     assigned_partitions: int = 0
     #: The group has handed out partitions at least once (even zero of them to us).
     assignment_received: bool = False
@@ -49,6 +51,18 @@ class StageHealth:
     #: processing span, without the group join or the idle time before a drain is noticed.
     first_batch_at: float = 0.0
     last_batch_at: float = 0.0
+
+    def summary_due(self, every_s: float) -> bool:
+        """True once per `every_s` while the loop turns: time for the periodic log line."""
+        now = time.monotonic()
+        if now - self.last_summary_at < every_s:
+            return False
+        self.last_summary_at = now
+        return True
+
+    def brief(self) -> dict[str, int]:
+        """What the periodic log line says of the stage's Kafka side."""
+        return {"lag": sum(self.lag.values()), "rebalances": self.rebalances}
 
     def loop_turned(self) -> None:
         self.last_loop_at = time.monotonic()

@@ -13,17 +13,32 @@ PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
 
 
 class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Forwards rebalances to the stage; aiokafka awaits these before the rebalance goes on."""
+    """Forwards rebalances to the stage; aiokafka awaits these before the rebalance goes on.
 
-    def __init__(self, on_revoked: PartitionsCallback, on_assigned: PartitionsCallback) -> None:
+    A callback that raises is reported to `on_failure` (aiokafka would only log it and go on
+    with the stage's state half updated; the stage stops instead)."""
+
+    def __init__(
+        self,
+        on_revoked: PartitionsCallback,
+        on_assigned: PartitionsCallback,
+        on_failure: Callable[[str, Exception], None],
+    ) -> None:
         self._on_revoked = on_revoked
         self._on_assigned = on_assigned
+        self._on_failure = on_failure
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._on_revoked(set(revoked))
+        try:
+            await self._on_revoked(set(revoked))
+        except Exception as exc:
+            self._on_failure("partition revocation", exc)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self._on_assigned(set(assigned))
+        try:
+            await self._on_assigned(set(assigned))
+        except Exception as exc:
+            self._on_failure("partition assignment", exc)
 
 
 def now_ms() -> int:

@@ -22,6 +22,7 @@ from processor.ops.health import StageHealth
 from processor.runtime.bounds import ReplayBounds
 from processor.runtime.clients import wait_for_broker
 from processor.runtime.delivery import Delivery
+from processor.runtime.errors import StageError
 from processor.runtime.guards import BrokerWatch
 from processor.runtime.handler import Handler
 from processor.runtime.reader import read_by_group
@@ -62,7 +63,7 @@ class Stage:
         self.stop_when_drained = stop_when_drained
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._last_summary = time.monotonic()
+        self._failure: StageError | None = None
         self._committed_read = settings.guarantee == "exactly-once"
 
     def request_stop(self) -> None:
@@ -109,9 +110,9 @@ class Stage:
             resume = self.delivery.commits or self.bounds.peek_commits
             await self.bounds.begin(self.consumer, self.settings, resume=resume)
             self.delivery.starts.update(self.bounds.starts)
-            await self._on_assigned(self.bounds.partitions)
+            await self._assign(self.bounds.partitions)
         else:
-            listener = RebalanceListener(self._on_revoked, self._on_assigned)
+            listener = RebalanceListener(self._revoke, self._assign, self._listener_failed)
             self.consumer.subscribe(list(handler.inputs), listener=listener)
         # Runs while the group join goes on; no record is processed before it ends.
         await handler.load()
@@ -132,6 +133,8 @@ class Stage:
         idle_since_ms: int | None = None
         while not self._stop.is_set():
             watch.raise_if_lost()
+            if self._failure is not None:
+                raise self._failure
             health.loop_turned()
             lost = await delivery.commit_due()
             if lost:
@@ -179,9 +182,12 @@ class Stage:
         for tp, fetched in batches.items():
             if tp not in assigned:
                 continue  # revoked while we waited for the lock: the new owner reads these
-            if not self.watch.accepts(tp, fetched):
-                return
+            # First what the delivery already has: records fetched before a seek that a
+            # rebalance made while this batch waited for the lock. Only the rest can tell
+            # that the broker lost data.
             messages = delivery.accept(tp, fetched)
+            if not self.watch.accepts(tp, messages):
+                return
             if bounds is not None:
                 messages, next_offset = bounds.clip(self.consumer, tp, messages)
             else:
@@ -207,7 +213,11 @@ class Stage:
                 next_offsets={f"{tp.topic}:{tp.partition}": o for tp, o in offsets.items()},
             )
 
-    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+    def _listener_failed(self, what: str, exc: Exception) -> None:
+        log.error("rebalance handling failed", stage=self.name, step=what, error=repr(exc))
+        self._failure = self._failure or StageError(f"{what} failed: {exc!r}")
+
+    async def _revoke(self, revoked: set[TopicPartition]) -> None:
         self.health.rebalances += 1
         # A broker replaced by an empty one makes the group rejoin: check before committing.
         await self.watch.check()
@@ -219,7 +229,7 @@ class Stage:
             self.watch.revoked(revoked)
         log.info("partitions revoked", stage=self.name, partitions=_names(revoked))
 
-    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+    async def _assign(self, assigned: set[TopicPartition]) -> None:
         # Under the batch lock: no batch of these partitions is processed half-set-up.
         async with self._lock:
             await self.delivery.assigned(assigned, seek=self.bounds is None)
@@ -246,17 +256,8 @@ class Stage:
         return True
 
     def _maybe_log_summary(self) -> None:
-        now = time.monotonic()
-        if now - self._last_summary < SUMMARY_INTERVAL_S:
-            return
-        self._last_summary = now
-        log.info(
-            "processing",
-            stage=self.name,
-            **self.handler.summary(),
-            lag=sum(self.health.lag.values()),
-            rebalances=self.health.rebalances,
-        )
+        if self.health.summary_due(SUMMARY_INTERVAL_S):
+            log.info("processing", stage=self.name, **self.handler.summary(), **self.health.brief())
 
 
 def _names(tps: set[TopicPartition]) -> list[str]:

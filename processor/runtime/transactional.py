@@ -48,6 +48,9 @@ class PartitionTransaction:
     futures: list[asyncio.Future[Any]] = field(default_factory=list)
     #: After-record batches of the open transaction: reported to the handler once committed.
     logged: list[Sent] = field(default_factory=list)
+    #: One commit or abort at a time: the loop's timed commit and a rebalance's commit of
+    #: the same transaction would otherwise race inside aiokafka's transaction manager.
+    ending: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def add(self) -> None:
         """Hand the buffered outputs, then the after-records, to the open transaction."""
@@ -194,16 +197,21 @@ class ExactlyOnce(DeliveryBase):
         return lost
 
     async def _commit(self, tp: TopicPartition) -> bool:
-        transaction = self._transactions[tp]
-        next_offset = transaction.next_offset
-        try:
-            logged = await transaction.commit(tp, self.settings.group_id)
-        except FENCED:
-            raise self._fenced(tp) from None
-        except (KafkaError, IllegalOperation) as exc:
-            log.warning("transaction failed, aborting", partition=tp.partition, error=repr(exc))
-            await self._abort(tp)
-            return False
+        transaction = self._transactions.get(tp)
+        if transaction is None:
+            return True  # revoked meanwhile: the rebalance committed it
+        async with transaction.ending:
+            if not transaction.open:
+                return True  # committed meanwhile (by a rebalance, or the loop)
+            next_offset = transaction.next_offset
+            try:
+                logged = await transaction.commit(tp, self.settings.group_id)
+            except FENCED:
+                raise self._fenced(tp) from None
+            except (KafkaError, IllegalOperation) as exc:
+                log.warning("transaction failed, aborting", partition=tp.partition, error=repr(exc))
+                await self._abort(tp)
+                return False
         self.health.commits += 1
         if next_offset is not None:
             self.acked[tp] = next_offset
