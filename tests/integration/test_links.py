@@ -228,9 +228,10 @@ async def test_sigkill_then_restore_ends_with_the_same_links(
     [restored] = second.logged("link state restored")
     [stopped] = second.logged("stage stopped")
     assert restored["records"] > 0
-    copies = LinksTopology(3)
+    # It went on from the first one's commits on the identity topic. (Not a bound on the
+    # repartition records it processed: those the first routed and the second routed again,
+    # at least once, can add up to more than one routing of every event.)
     assert stopped["routed"] < len(events)
-    assert stopped["processed"] < sum(len(copies.route(encoded(e))) for e in events)
 
 
 async def test_two_workers_and_a_rebalance_keep_consistent_links(
