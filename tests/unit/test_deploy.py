@@ -167,6 +167,7 @@ def test_compose_env_and_commands_are_the_processors() -> None:
         assert set(service["environment"]) <= SETTING_ENV, name
         checked_command(service["command"])
     assert processor_services()["topics"]["command"] == ["topics", "ensure"]
+    assert processor_services()["links"]["command"] == ["links", "run"]
     generate = cli.get_command(click.Context(cli), "generate")
     if generate is not None:
         # Once the subcommand exists, the flags the producer service passes must be its own.
