@@ -150,7 +150,7 @@ def compose() -> dict[str, Any]:
 
 def processor_services() -> dict[str, dict[str, Any]]:
     services = {n: s for n, s in compose().items() if s["image"].startswith("bsuid-processor")}
-    assert set(services) == {"topics", "worker", "producer"}
+    assert set(services) == {"topics", "worker", "links", "producer"}
     return services
 
 
