@@ -16,11 +16,9 @@ import importlib
 import os
 import sys
 import traceback
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
-
-from processor.settings import ENV_VARS
 
 #: command name -> "module:attribute" of its click command, in `--help` order.
 COMMANDS = {
@@ -40,8 +38,7 @@ PROG = "bsuid-processor"
 
 
 class _Cli(click.Group):
-    """Loads each subcommand on demand, and names the setting behind a wrong flag value the
-    way the settings loader names a wrong setting."""
+    """Loads each subcommand on demand."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -53,15 +50,6 @@ class _Cli(click.Group):
         module, _, attribute = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except click.BadParameter as exc:
-            name = exc.param.name if exc.param is not None else None
-            if name not in ENV_VARS and name != "config":
-                raise
-            raise click.BadParameter(f"setting {name}: {exc.format_message()}") from None
 
 
 @click.group(
@@ -95,8 +83,6 @@ def _debugging() -> bool:
 def _usage(exc: click.UsageError) -> str:
     """The mistake and where help is, on one line (click would add the usage block)."""
     message = " ".join(exc.format_message().split()).rstrip(".")
-    if isinstance(exc, click.BadParameter) and message.startswith("Invalid value: setting"):
-        message = message.removeprefix("Invalid value: ")
     command = exc.ctx.command_path if exc.ctx is not None else PROG
     return f"{message} (see `{command} --help`)"
 

@@ -151,7 +151,10 @@ def test_bad_value_fails_with_one_line_naming_it(
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert f"setting {setting}:" in lines[0]
+    # Named as the setting (from the environment or a file) or as the flag given.
+    flag = "--" + setting.replace("_", "-")
+    assert f"setting {setting}:" in lines[0] or f"'{flag}'" in lines[0], lines[0]
+    assert result.returncode == 2  # a usage mistake
     assert result.stdout == ""
 
 
