@@ -133,7 +133,7 @@ ALERTS: list[dict[str, Any]] = [
 
 
 def groups() -> list[dict[str, Any]]:
-    return [
-        {"name": "bsuid-processor.recording", "rules": RECORDING},
-        {"name": "bsuid-processor.alerts", "rules": ALERTS},
-    ]
+    # One group, recording rules first: Prometheus evaluates the rules of a group in order at
+    # one timestamp, so an alert reads the sum recorded in the same cycle. In separate groups
+    # the two evaluate independently, and an alert's $value could be one interval old.
+    return [{"name": "bsuid-processor", "rules": [*RECORDING, *ALERTS]}]
