@@ -1,13 +1,17 @@
-"""The whole pure pipeline for one record: decode -> classify -> gate -> normalize -> route.
+"""The whole pure pipeline for a batch of records: decode -> classify -> gate -> normalize -> route.
 
 Outputs go to an injected `emit` callable as they are made (a history chunk of thousands of
 threads never sits in memory as a list of outputs); a dead letter is an output like any
 other, never an escaping exception.
+
+The worker hands over each fetched batch at once (`process_batch`): what every record would
+otherwise look up again (settings, stats, bound methods) is looked up once per batch.
+`process` is the same for one record (`classify`, the dead-letter redrive).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from processor.core.appearance import Appearance, Skipped
@@ -23,6 +27,8 @@ from processor.core.stats import PipelineStats
 from schemas.identity import Source
 
 Emit = Callable[[OutputRecord], None]
+#: Told about a record the pipeline failed on (a bug): it has been dead-lettered already.
+Failed = Callable[[InputRecord, Exception], None]
 
 
 @dataclass
@@ -37,8 +43,34 @@ class Pipeline:
 
     def process(self, record: InputRecord, emit: Emit) -> None:
         """Every record ends as outputs, a counted skip, or exactly one dead letter."""
+        self.process_batch((record,), emit)
+
+    def process_batch(
+        self, records: Iterable[InputRecord], emit: Emit, failed: Failed | None = None
+    ) -> None:
+        """`process` for every record, in order. A bug in the pipeline (an exception) raises,
+        unless `failed` is given: then the record is dead-lettered as `internal_error`, its
+        caller told, and the batch goes on (the stream must not stop on one record)."""
         stats = self.stats
-        stats.records += 1
+        dead_letters = stats.dead_letters
+        one = self._record
+        count = 0
+        try:
+            for record in records:
+                count += 1
+                try:
+                    one(record, emit)
+                except Exception as exc:
+                    if failed is None:
+                        raise
+                    dead_letters["internal_error"] += 1
+                    emit(dead_letter(record, ItemError("internal_error", type(exc).__name__)))
+                    failed(record, exc)
+        finally:
+            stats.records += count
+
+    def _record(self, record: InputRecord, emit: Emit) -> None:
+        stats = self.stats
         decoded = decode_record(record, self.secrets, self.max_body_bytes)
         if isinstance(decoded, ItemError):
             stats.dead_letters[decoded.code] += 1

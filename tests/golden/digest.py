@@ -67,8 +67,22 @@ def one_by_one(
         pipeline.process(record, emit)
 
 
+def in_batches(
+    pipeline: Pipeline, records: Sequence[InputRecord], emit: Callable[[OutputRecord], None]
+) -> None:
+    """As the worker feeds it: fetched batches (of uneven sizes here, 1 to 997 records)."""
+    start, size = 0, 1
+    while start < len(records):
+        pipeline.process_batch(records[start : start + size], emit, _raise)
+        start, size = start + size, size * 7 % 997 + 1
+
+
+def _raise(record: InputRecord, exc: Exception) -> None:
+    raise AssertionError(f"the pipeline failed on {record.topic}/{record.offset}") from exc
+
+
 #: Every entry point that feeds the pipeline, by name: each must give the same digests.
-RUNNERS: dict[str, Runner] = {"process": one_by_one}
+RUNNERS: dict[str, Runner] = {"process": one_by_one, "process_batch": in_batches}
 
 
 @dataclass
