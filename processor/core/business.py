@@ -22,7 +22,7 @@ from processor.core.appearance import BusinessRef
 from processor.core.gate import DROP_REASON, ResolvedBusiness, resolve_business
 from processor.core.phone import normalize_phone
 from processor.core.records import ItemError
-from processor.core.registry import Registry, Timeline
+from processor.core.registry import SINCE_FOREVER, Registry, Timeline
 from schemas.identity import Business, Gate
 
 _ENCODER = msgspec.json.Encoder()
@@ -72,25 +72,26 @@ def _business_view(scope: str, number: str, phone_number_id: str, enabled: bool)
 
 
 class _Number:
-    """What one business reference resolves to: a fixed view (a number the registry does not
-    know), or one view per state of its timeline, made when first needed."""
+    """What one business reference resolves to: one view whatever the time (a number the
+    registry does not know, or knows in one state since forever), or one view per state of
+    its timeline, made when first needed."""
 
-    __slots__ = ("fixed", "ref", "timeline", "views")
+    __slots__ = ("fixed", "timeline", "views")
 
-    def __init__(self, ref: BusinessRef, timeline: Timeline | None, fixed: BusinessView | None):
-        self.ref = ref
+    def __init__(self, timeline: Timeline | None, fixed: BusinessView | None) -> None:
         self.timeline = timeline
         self.fixed = fixed
         self.views: list[BusinessView | None] = [None] * len(timeline.states) if timeline else []
 
 
 class Businesses:
-    """Business views by the (number, phone_number_id, WABA id) a webhook names."""
+    """Business views by the business reference a webhook makes."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._version = -1
-        self._numbers: dict[tuple[str, str, str], _Number | ItemError] = {}
+        # By the whole reference (a frozen Struct: hashed and compared field by field in C).
+        self._numbers: dict[BusinessRef, _Number | ItemError] = {}
 
     def sync(self) -> None:
         """Forget everything worked out before the registry last changed: once per batch."""
@@ -100,15 +101,15 @@ class Businesses:
 
     def resolve(self, ref: BusinessRef, when: int) -> BusinessView | ItemError:
         """The view of the business at `when` (unix seconds), or why the event has none."""
-        number = self._numbers.get((ref.number, ref.phone_number_id, ref.waba_id))
+        number = self._numbers.get(ref)
         if number is None:
             number = self._learn(ref)
         if isinstance(number, ItemError):
             return number
-        timeline = number.timeline
-        if timeline is None:
-            assert number.fixed is not None
+        if number.fixed is not None:
             return number.fixed
+        timeline = number.timeline
+        assert timeline is not None
         index = timeline.index_at(when)
         if index < 0:
             # Traffic older than the number's first registry state: gated as unknown then.
@@ -121,16 +122,21 @@ class Businesses:
     def _learn(self, ref: BusinessRef) -> _Number | ItemError:
         if len(self._numbers) >= MAX_NUMBERS:
             self._numbers.clear()
-        key = (ref.number, ref.phone_number_id, ref.waba_id)
         # Resolved once at the end of time: a malformed number, or an unknown one (whose view
         # never depends on time), is the same at any time.
         resolved = resolve_business(ref, self.registry, 2**63 - 1)
         if isinstance(resolved, ItemError):
-            self._numbers[key] = resolved
+            self._numbers[ref] = resolved
             return resolved
         timeline = self.registry.timeline(ref.phone_number_id, _e164(ref.number))
-        fixed = business_view(resolved) if timeline is None else None
-        number = self._numbers[key] = _Number(ref, timeline, fixed)
+        if timeline is None:
+            number = _Number(None, business_view(resolved))
+        elif timeline.times == [SINCE_FOREVER]:
+            # One state, in force since forever (the registry file): the same at any time.
+            number = _Number(timeline, business_view(resolved))
+        else:
+            number = _Number(timeline, None)
+        self._numbers[ref] = number
         return number
 
 

@@ -97,14 +97,16 @@ def classify(app: Appearance, fallback_time: int) -> Classified | ItemError:
 
 def parse_timestamp(timestamp: str | int | None, fallback: int) -> int | None:
     """Unix seconds from a webhook; the record's own time when the body carries none."""
-    if timestamp is None or timestamp == "":
-        # The Kafka timestamp is whatever the producer set: checked like the body's own.
-        seconds = fallback
-    else:
+    if timestamp:
         try:
             seconds = int(timestamp)
         except ValueError:
             return None
+    elif timestamp is None or timestamp == "":
+        # The Kafka timestamp is whatever the producer set: checked like the body's own.
+        seconds = fallback
+    else:
+        seconds = 0  # the integer 0: the epoch itself
     return seconds if 0 <= seconds <= _MAX_EPOCH else None
 
 

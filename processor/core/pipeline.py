@@ -86,28 +86,30 @@ class Pipeline:
             return
         fmt, body, adapter = decoded
         stats.format_records[adapter.index] += 1
-        items = adapter.appearances(body, record.value, self.include_standby)
         source = Source(
             format=fmt, topic=record.topic, partition=record.partition, offset=record.offset
         )
         fallback_time = record.timestamp_ms // 1000
+        event = self._event
         published = failed = 0
         first_error: ItemError | None = None
         skip_reason = ""
-        for item in items:
-            if isinstance(item, Skipped):
+        # Appearances first: nearly every item is one, and nearly every one is published.
+        for item in adapter.appearances(body, record.value, self.include_standby):
+            if isinstance(item, Appearance):
+                outcome = event(item, source, fallback_time)
+                if isinstance(outcome, OutputRecord):
+                    published += 1
+                    emit(outcome)
+                    continue
+            elif isinstance(item, Skipped):
                 skip_reason = skip_reason or item.reason
                 stats.skipped_changes[item.reason] += 1
                 continue
-            outcome = (
-                self._event(item, source, fallback_time) if isinstance(item, Appearance) else item
-            )
-            if isinstance(outcome, ItemError):
-                failed += 1
-                first_error = first_error or outcome
-                continue
-            published += 1
-            emit(outcome)
+            else:
+                outcome = item
+            failed += 1
+            first_error = first_error or outcome
         if first_error is not None:
             if failed > 1:
                 first_error = ItemError(
@@ -121,6 +123,8 @@ class Pipeline:
     def _event(
         self, app: Appearance, source: Source, fallback_time: int
     ) -> OutputRecord | ItemError:
+        # Time, business, then identifiers: each a lookup in the common case. Any of them
+        # failing sends the appearance to `_failed`, which says why in the contract's order.
         occurred_at = parse_timestamp(app.timestamp, fallback_time)
         if occurred_at is None:
             return self._failed(app, fallback_time)
@@ -140,7 +144,8 @@ class Pipeline:
         if view is None:
             return self._failed(app, fallback_time)
         stats = self.stats
-        stats.legacy_bsuids += view.legacy_length
+        if view.legacy_length:
+            stats.legacy_bsuids += 1
         stats.events[(view.route, view.identity_class, app.event_type)] += 1
         return route_view(view, app, occurred_at, source)
 

@@ -15,7 +15,8 @@ import msgspec
 from processor.core.phone import normalize_phone
 from schemas.registry import NumberEntry
 
-_SINCE_FOREVER = -(2**63)
+#: When the registry file's states take effect: before any traffic.
+SINCE_FOREVER = -(2**63)
 
 
 class NumberState(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,7 +65,7 @@ class Registry:
         #: Changes with every `apply`: what was worked out from the registry before is stale.
         self.version = 0
         for entry in entries:
-            self.apply(to_state(entry), _SINCE_FOREVER)
+            self.apply(to_state(entry), SINCE_FOREVER)
 
     def apply(self, state: NumberState, effective_at: int) -> None:
         self.version += 1
