@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck unit test demo bench bench-core soak schemas clean
+.PHONY: install lint typecheck unit test golden demo bench bench-core soak schemas clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ unit: install
 
 test: lint typecheck
 	$(BIN)/pytest -n 3 --dist loadgroup
+
+# The 200k-record golden digest alone (also part of `make test`): tests/golden/README.md.
+golden: install
+	$(BIN)/pytest tests/golden -q
 
 demo: install
 	$(BIN)/bsuid-processor demo

@@ -1,8 +1,10 @@
 """(c) of `bench.py`: the pure pipeline in this process, no Kafka, per CPU second.
 
-`Pipeline.process` runs over the same generated records the broker runs use, with a no-op
-`emit` that only counts. The clock is `time.process_time()` (this process's CPU), so the rate
-is records per second per core whatever else the machine is doing.
+`Pipeline.process_batch` runs over the same generated records the broker runs use, in batches
+of `BATCH` records as the worker hands them over (one partition's share of a fetch), with a
+no-op `emit` that only counts (`--batch 1`: `Pipeline.process` record by record). The clock
+is `time.process_time()` (this process's CPU), so the rate is records per second per core
+whatever else the machine is doing.
 
 "Single-item bodies" are the records whose processing emits exactly one identity or dropped
 event and no dead letter: one message or one status per webhook, the bulk of real traffic.
@@ -14,6 +16,7 @@ choice (`--formats meta,connectly` is the mix before Vonage and WATI existed, to
 core across that change on the same records):
 
     .venv/bin/python bench/_core.py [--records N] [--seed S] [--repeat K] [--formats a,b]
+                                    [--batch B]
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ from processor.core.records import InputRecord, OutputRecord
 from processor.core.registry import Registry
 from processor.devkit.generate import FORMATS, GeneratedRecord, demo_registry_toml, generate
 from schemas.registry import RegistryFile
+
+#: Records per `process_batch` call: about one partition's share of the worker's fetch
+#: (`max_batch_records` 5000 over 6 partitions).
+BATCH = 800
 
 
 @dataclass
@@ -62,10 +69,12 @@ class CoreResult:
 
 
 def input_records(
-    generated: Sequence[GeneratedRecord], topic: str, partitions: int
+    generated: Sequence[GeneratedRecord], topic: str, partitions: int, now_ms: int | None = None
 ) -> list[InputRecord]:
-    """The records as the worker would build them from the raw topic (same partitioning)."""
-    now_ms = int(time.time() * 1000)
+    """The records as the worker would build them from the raw topic (same partitioning).
+    Their Kafka time is `now_ms`, or now."""
+    if now_ms is None:
+        now_ms = int(time.time() * 1000)
     next_offset = [0] * partitions
     records: list[InputRecord] = []
     for index, gen in enumerate(generated):
@@ -88,7 +97,7 @@ def input_records(
     return records
 
 
-def _clear_caches() -> None:
+def clear_caches() -> None:
     """Every functools cache of the pure pipeline, whatever functions have one today."""
     for name, module in list(sys.modules.items()):
         if name.startswith("processor.core.") and module is not None:
@@ -98,7 +107,9 @@ def _clear_caches() -> None:
                     clear()
 
 
-def _timed(make_pipeline: Callable[[], Pipeline], records: Sequence[InputRecord]) -> CoreRun:
+def _timed(
+    make_pipeline: Callable[[], Pipeline], records: Sequence[InputRecord], batch: int
+) -> CoreRun:
     pipeline = make_pipeline()
     outputs = 0
 
@@ -106,11 +117,16 @@ def _timed(make_pipeline: Callable[[], Pipeline], records: Sequence[InputRecord]
         nonlocal outputs
         outputs += 1
 
-    process = pipeline.process
-    _clear_caches()
+    batches = [records[start : start + batch] for start in range(0, len(records), batch)]
+    process, process_batch = pipeline.process, pipeline.process_batch
+    clear_caches()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    for record in records:
-        process(record, emit)
+    if batch == 1:
+        for record in records:
+            process(record, emit)
+    else:
+        for chunk in batches:
+            process_batch(chunk, emit)
     cpu1, wall1 = time.process_time(), time.perf_counter()
     routes = pipeline.stats.by_route()
     return CoreRun(
@@ -140,7 +156,10 @@ def _median_run(runs: list[CoreRun]) -> CoreRun:
 
 
 def bench_core(
-    make_pipeline: Callable[[], Pipeline], records: Sequence[InputRecord], repeat: int = 1
+    make_pipeline: Callable[[], Pipeline],
+    records: Sequence[InputRecord],
+    repeat: int = 1,
+    batch: int = BATCH,
 ) -> CoreResult:
     """`make_pipeline()` gives a fresh Pipeline (fresh stats) for each pass; the median of
     `repeat` passes of each kind, alternated so a noisy neighbour hits both alike."""
@@ -148,8 +167,8 @@ def bench_core(
     everything: list[CoreRun] = []
     single: list[CoreRun] = []
     for _ in range(repeat):
-        everything.append(_timed(make_pipeline, records))
-        single.append(_timed(make_pipeline, singles))
+        everything.append(_timed(make_pipeline, records, batch))
+        single.append(_timed(make_pipeline, singles, batch))
     return CoreResult(_median_run(everything), _median_run(single))
 
 
@@ -161,17 +180,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--formats", default=",".join(FORMATS), help=f"comma-separated, of {','.join(FORMATS)}"
     )
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help="records per process_batch (1: process)"
+    )
     args = parser.parse_args(argv)
     formats = tuple(args.formats.split(","))
     records = list(generate(args.records, seed=args.seed, formats=formats))
     entries = msgspec.toml.decode(demo_registry_toml(), type=RegistryFile).number
     registry = Registry(entries)
     inputs = input_records(records, "bench.raw", 6)
-    result = bench_core(lambda: Pipeline(registry=registry), inputs, args.repeat)
+    result = bench_core(lambda: Pipeline(registry=registry), inputs, args.repeat, args.batch)
     summary = {
         "formats": formats,
         "records": args.records,
         "repeat": args.repeat,
+        "batch": args.batch,
         "core_events_per_s_per_core": round(result.all_records.records_per_cpu_s),
         "core_identity_events_per_s_per_core": round(result.all_records.events_per_cpu_s),
         "core_single_item_events_per_s_per_core": round(result.single_item.records_per_cpu_s),

@@ -6,9 +6,10 @@ Run as a subprocess by `bench.py` (so its CPU and RSS are its own):
         IDENTITY_TOPIC DROPPED_TOPIC DLQ_TOPIC
 
 An outside harness, written as plainly as a team would write it without the stage runtime:
-getmany -> `Pipeline.process` for every record -> outputs buffered per (topic, partition)
-(Java partitioner by key) -> the batch API -> commit `{tp: offset + 1}` after the acks, in
-read order, at most every 200 ms, with a bounded window of batches in flight. It has no
+getmany -> `Pipeline.process_batch` for each partition's records (the worker's entry point) ->
+outputs buffered per (topic, partition) (Java partitioner by key) -> the batch API -> commit
+`{tp: offset + 1}` after the acks, in read order, at most every 200 ms, with a bounded window of
+batches in flight. It has no
 rebalance handling, no broker-loss guards, no probes, no metrics and no dead-lettering of
 pipeline bugs: the worker against this loop is the cost of the runtime (plumbing), and this
 loop against the passthrough (`_baseline.py`) is the cost of the per-record work.
@@ -102,17 +103,20 @@ async def run(argv: list[str]) -> dict[str, int]:
             offsets: dict[TopicPartition, int] = {}
             count = 0
             for tp, messages in batches.items():
-                for m in messages:
-                    record = InputRecord(
-                        value=m.value or b"",
-                        key=m.key,
-                        headers=list(m.headers),
-                        topic=tp.topic,
-                        partition=tp.partition,
-                        offset=m.offset,
-                        timestamp_ms=m.timestamp,
+                topic, partition = tp.topic, tp.partition
+                records = [
+                    InputRecord(
+                        m.value or b"",
+                        m.key,
+                        list(m.headers),
+                        topic,
+                        partition,
+                        m.offset,
+                        m.timestamp,
                     )
-                    pipeline.process(record, emit)
+                    for m in messages
+                ]
+                pipeline.process_batch(records, emit)
                 offsets[tp] = messages[-1].offset + 1
                 count += len(messages)
             futures: list[asyncio.Future[Any]] = []

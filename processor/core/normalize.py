@@ -6,7 +6,7 @@ import hashlib
 from functools import lru_cache
 
 from processor.core.appearance import Appearance
-from processor.core.classify import Classified, iso_utc
+from processor.core.classify import Classified, Identifiers, iso_utc
 from processor.core.gate import DROP_REASON, ResolvedBusiness, decide
 from schemas.identity import (
     Business,
@@ -25,7 +25,7 @@ def event_id(natural_key: tuple[str, ...]) -> str:
     return hashlib.blake2b("\x1f".join(natural_key).encode(), digest_size=16).hexdigest()
 
 
-def identity_key(scope: str, found: Classified) -> str:
+def identity_key(scope: str, found: Identifiers) -> str:
     """`<scope>/<bsuid>` when a BSUID is known, else `<scope>/<E.164>`: scopes never merge."""
     if found.bsuid is not None:
         return f"{scope}/{found.bsuid.value}"
@@ -33,7 +33,7 @@ def identity_key(scope: str, found: Classified) -> str:
     return f"{scope}/{found.phone.e164}"
 
 
-def customer_view(found: Classified, name: str | None, bsuid_enabled: bool) -> Customer:
+def customer_view(found: Identifiers, name: str | None, bsuid_enabled: bool) -> Customer:
     """What Connectly shows for this customer: the legacy view unless the number is enabled."""
     phone = found.phone.e164 if found.phone is not None else ""
     if bsuid_enabled and found.bsuid is not None:
@@ -75,12 +75,28 @@ _GATES = {
 }
 
 
+def identity_of(found: Identifiers, scope: str, username: str, phone_attested: bool) -> Identity:
+    bsuid, phone = found.bsuid, found.phone
+    return Identity(
+        class_=found.identity_class,
+        key=identity_key(scope, found),
+        bsuid=bsuid.value if bsuid is not None else "",
+        parent_bsuid=found.parent_bsuid.value if found.parent_bsuid is not None else "",
+        phone=phone.e164 if phone is not None else "",
+        username=username,
+        country=bsuid.country if bsuid is not None else phone.region if phone else "",
+        previous_bsuid=found.previous_bsuid.value if found.previous_bsuid else "",
+        phone_attested=phone_attested,
+    )
+
+
 def build_event(
     app: Appearance, found: Classified, business: ResolvedBusiness, source: Source
 ) -> IdentityEvent:
+    """The event as a whole Struct: the contract's shape. The pipeline publishes the same bytes
+    from parts encoded once per customer (`processor.core.view`); tests compare the two."""
     decision = decide(found.identity_class, business.bsuid_enabled)
     customer = customer_view(found, app.name, business.bsuid_enabled)
-    bsuid, phone = found.bsuid, found.phone
     return IdentityEvent(
         event_id=event_id(app.natural_key),
         event_type=app.event_type,
@@ -88,17 +104,7 @@ def build_event(
         source=source,
         business=_business(business.scope, business.number, business.phone_number_id),
         customer=customer,
-        identity=Identity(
-            class_=found.identity_class,
-            key=identity_key(business.scope, found),
-            bsuid=bsuid.value if bsuid is not None else "",
-            parent_bsuid=found.parent_bsuid.value if found.parent_bsuid is not None else "",
-            phone=phone.e164 if phone is not None else "",
-            username=app.username,
-            country=bsuid.country if bsuid is not None else phone.region if phone else "",
-            previous_bsuid=found.previous_bsuid.value if found.previous_bsuid else "",
-            phone_attested=app.phone_attested,
-        ),
+        identity=identity_of(found, business.scope, app.username, app.phone_attested),
         gate=_GATES[(business.bsuid_enabled, decision)],
         message=MessageRef(id=app.message_id, status=app.message_status),
         reach=reach_for(customer),

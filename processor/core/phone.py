@@ -9,7 +9,8 @@ sends registered numbers and the library's range tables lag the world.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache
 
 import msgspec
 import phonenumbers
@@ -124,17 +125,69 @@ def region_of(e164: str) -> str:
             break
     else:
         return ""
-    # `e164` is already normalized, so the number `parse` would build (about half the cost)
-    # is known: country code and national digits, leading zeros kept the way it keeps them.
+    # The national significant number as `phonenumbers.parse` would give it for this E.164
+    # (leading zeros kept the way it keeps them), then the first region whose leading digits
+    # or number patterns it matches: `region_code_for_number`'s search, with its regular
+    # expressions compiled once (tests compare the two over many numbers).
     national = e164[1 + size :]
     zeros = len(national) - len(national.lstrip("0"))
-    number = phonenumbers.PhoneNumber(
-        country_code=code,
-        national_number=int(national),
-        italian_leading_zero=zeros > 0 or None,
-        number_of_leading_zeros=zeros if zeros > 1 else None,
-    )
+    significant = "0" * zeros + str(int(national)) if zeros else national
+    for region in regions:
+        test = _region_test(region)
+        if test is not None and test(significant):
+            return "" if region in ("001", "ZZ") else region
     # A number outside the library's known ranges still has a country code: fall back to
     # that code's main region so `country` is filled for phone-only customers.
-    region = phonenumbers.region_code_for_number(number) or regions[0]
-    return "" if region in ("001", "ZZ") else region
+    return "" if regions[0] in ("001", "ZZ") else regions[0]
+
+
+#: (possible lengths, empty for any; the national number pattern) of a number type.
+_Desc = tuple[frozenset[int], re.Pattern[str]]
+
+
+@cache  # one per region of a shared code: a few dozen
+def _region_test(region: str) -> Callable[[str], bool] | None:
+    """Whether a national number belongs to `region`, as `region_code_for_number` decides it:
+    by the region's leading digits when it has them, else by the number having a known type
+    (matching the general pattern and that of a type: premium, ..., fixed line, mobile)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+    if metadata is None:
+        return None
+    if metadata.leading_digits is not None:
+        leading = re.compile(metadata.leading_digits)
+        return lambda number: leading.match(number) is not None
+    general = _desc(metadata.general_desc)
+    if general is None:
+        return None
+    kinds = [
+        metadata.premium_rate,
+        metadata.toll_free,
+        metadata.shared_cost,
+        metadata.voip,
+        metadata.personal_number,
+        metadata.pager,
+        metadata.uan,
+        metadata.voicemail,
+        metadata.fixed_line,
+    ]
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        kinds.append(metadata.mobile)
+    types = [desc for kind in kinds if (desc := _desc(kind)) is not None]
+
+    def known(number: str) -> bool:
+        return _matching(number, general) and any(_matching(number, desc) for desc in types)
+
+    return known
+
+
+def _desc(desc: phonenumbers.PhoneNumberDesc | None) -> _Desc | None:
+    if desc is None or not desc.national_number_pattern:
+        return None  # the library never matches a type without a pattern
+    return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
+
+
+def _matching(number: str, desc: _Desc) -> bool:
+    lengths, pattern = desc
+    if lengths and len(number) not in lengths:
+        return False
+    return pattern.fullmatch(number) is not None

@@ -15,7 +15,8 @@ import msgspec
 from processor.core.phone import normalize_phone
 from schemas.registry import NumberEntry
 
-_SINCE_FOREVER = -(2**63)
+#: When the registry file's states take effect: before any traffic.
+SINCE_FOREVER = -(2**63)
 
 
 class NumberState(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,7 +26,7 @@ class NumberState(msgspec.Struct, frozen=True, kw_only=True):
     bsuid_enabled: bool
 
 
-class _Timeline:
+class Timeline:
     """States of one number, ordered by the time they take effect."""
 
     __slots__ = ("states", "times")
@@ -44,37 +45,48 @@ class _Timeline:
         self.states.insert(index, state)
 
     def at(self, when: int) -> NumberState | None:
+        index = self.index_at(when)
+        return None if index < 0 else self.states[index]
+
+    def index_at(self, when: int) -> int:
+        """Where in `states` the state in force at `when` is; -1 before the first."""
         times = self.times
-        if times and times[-1] <= when:
-            return self.states[-1]
-        index = bisect.bisect_right(times, when)
-        return self.states[index - 1] if index else None
+        if times[-1] <= when:  # the common case: traffic of today, no change since
+            return len(times) - 1
+        return bisect.bisect_right(times, when) - 1
 
 
 class Registry:
     """Numbers by Meta `phone_number_id` and by E.164 number, each with its history."""
 
     def __init__(self, entries: Iterable[NumberEntry] = ()) -> None:
-        self._by_id: dict[str, _Timeline] = {}
-        self._by_number: dict[str, _Timeline] = {}
+        self._by_id: dict[str, Timeline] = {}
+        self._by_number: dict[str, Timeline] = {}
+        #: Changes with every `apply`: what was worked out from the registry before is stale.
+        self.version = 0
         for entry in entries:
-            self.apply(to_state(entry), _SINCE_FOREVER)
+            self.apply(to_state(entry), SINCE_FOREVER)
 
     def apply(self, state: NumberState, effective_at: int) -> None:
+        self.version += 1
         if state.phone_number_id:
-            self._by_id.setdefault(state.phone_number_id, _Timeline()).put(effective_at, state)
+            self._by_id.setdefault(state.phone_number_id, Timeline()).put(effective_at, state)
         if state.number:
-            self._by_number.setdefault(state.number, _Timeline()).put(effective_at, state)
+            self._by_number.setdefault(state.number, Timeline()).put(effective_at, state)
 
     def lookup(self, phone_number_id: str, number: str, when: int) -> NumberState | None:
+        timeline = self.timeline(phone_number_id, number)
+        return None if timeline is None else timeline.at(when)
+
+    def timeline(self, phone_number_id: str, number: str) -> Timeline | None:
+        """The states of the number, by `phone_number_id` first (the id Meta names a number
+        by), else by E.164 number; None for a number the registry does not know."""
         if phone_number_id:
             timeline = self._by_id.get(phone_number_id)
             if timeline is not None:
-                return timeline.at(when)
+                return timeline
         if number:
-            timeline = self._by_number.get(number)
-            if timeline is not None:
-                return timeline.at(when)
+            return self._by_number.get(number)
         return None
 
     def history(self) -> list[tuple[int, NumberState]]:

@@ -68,3 +68,22 @@ def test_region_without_parse_agrees_with_phonenumbers() -> None:
         region_of.cache_clear()
         assert region_of(phone.e164) == library_region(phone.e164), phone.e164
     assert checked > 5_000
+
+
+def test_region_agrees_with_phonenumbers_on_every_example_number_of_shared_codes() -> None:
+    """Every region of every shared code, every number type the library has an example of:
+    the regions whose patterns decide (not only the first region of a code)."""
+    checked = 0
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        if len(regions) < 2:
+            continue
+        for region in regions:
+            for kind in range(12):  # every phonenumbers.PhoneNumberType
+                example = phonenumbers.example_number_for_type(region, kind)
+                if example is None:
+                    continue
+                e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                region_of.cache_clear()
+                assert region_of(e164) == library_region(e164), (code, region, kind, e164)
+                checked += 1
+    assert checked > 300
