@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import get_args
 
 import click
 import pytest
 
 from processor.cli.main import cli
+from processor.core.records import DeadLetterCode, SkipReason
 from processor.settings import CONFIG_ENV, ENV_VARS
 
 ROOT = Path(__file__).parents[2]
@@ -109,3 +111,12 @@ def test_readme_is_a_guide_not_a_history() -> None:
     assert len(lines) <= 260
     assert "make demo" in "\n".join(lines)
     assert "make test" in "\n".join(lines)
+
+
+def test_every_dead_letter_code_and_skip_reason_is_documented() -> None:
+    """A consumer of the dead-letter topic keys on the code: each one has a row in docs/dlq.md."""
+    text = (ROOT / "docs" / "dlq.md").read_text()
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.MULTILINE))
+    expected = set(get_args(DeadLetterCode)) | set(get_args(SkipReason))
+    assert expected <= rows, f"not in docs/dlq.md: {sorted(expected - rows)}"
+    assert rows <= expected, f"docs/dlq.md names codes the pipeline never gives: {rows - expected}"
