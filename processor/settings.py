@@ -23,7 +23,7 @@ from processor.core.signature import SigningSecrets
 from schemas.registry import NumberEntry, RegistryFile
 from schemas.settings import SECRET_FIELDS, Settings
 
-#: Environment variable of each setting; the names of CONTRACT 7 for Kafka, BSUID_* otherwise.
+#: Environment variable of each setting; the usual KAFKA_* names for Kafka, BSUID_* otherwise.
 ENV_VARS: Final[dict[str, str]] = {
     name: (
         f"KAFKA_{name.upper()}"

@@ -1,4 +1,4 @@
-"""One line of `bsuid-processor classify` output (CONTRACT 7)."""
+"""One line of `bsuid-processor classify` output (docs/configuration.md)."""
 
 from __future__ import annotations
 

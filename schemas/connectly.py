@@ -1,4 +1,4 @@
-"""Connectly webhooks (CONTRACT 2.3): inbound messages and delivery statuses."""
+"""Connectly webhooks (docs/providers.md): inbound messages and delivery statuses."""
 
 from __future__ import annotations
 

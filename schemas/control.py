@@ -1,4 +1,4 @@
-"""Records of the enablement control topic (CONTRACT 4): key = business number.
+"""Records of the enablement control topic (docs/enablement.md): key = business number.
 
 The value is a registry entry plus `effectiveAt`. It also carries the number's earlier
 changes (`history`): the topic is compacted, so only the latest record per number survives,

@@ -1,4 +1,4 @@
-"""The customer-identity event published on the identity and dropped topics (CONTRACT 5).
+"""The customer-identity event published on the identity and dropped topics (docs/schemas.md).
 
 Every field is always present (no `omit_defaults`): absent strings are `""`, absent objects
 `null`. Wire names are camelCase; `class` is a Python keyword, hence the explicit name.

@@ -5,7 +5,7 @@ the identity event). `Fact` and `Rotation` are the state the links stage keeps i
 its changelog topic: internal, so they are encoded as compact MessagePack arrays.
 
 Keys inside the state are identity keys (`<scope>/<bsuid>`, `<scope>/<E.164>`), so a scope is
-part of every lookup and two scopes never meet (CONTRACT 1).
+part of every lookup and two scopes never meet (docs/classification.md).
 """
 
 from __future__ import annotations

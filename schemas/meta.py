@@ -1,6 +1,6 @@
 """Meta WhatsApp Cloud API webhooks: only the fields the identity pipeline reads.
 
-A change's `value` stays raw until its `field` says it is a customer field (CONTRACT 2.1/2.2):
+A change's `value` stays raw until its `field` says it is a customer field (docs/providers.md):
 other fields (template status, account updates, ...) are counted and skipped without ever
 being decoded, and a schema error in one change does not hide the valid ones beside it.
 """

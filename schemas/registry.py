@@ -1,4 +1,4 @@
-"""The number registry file (CONTRACT 4 and 7): one `[[number]]` table per business number."""
+"""The number registry file (docs/configuration.md): one `[[number]]` table per business number."""
 
 from __future__ import annotations
 

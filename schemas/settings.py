@@ -1,4 +1,4 @@
-"""Every setting of the processor, in one frozen Struct (CONTRACT 7).
+"""Every setting of the processor, in one frozen Struct (docs/configuration.md).
 
 Field names are the TOML keys; `processor.settings` maps each to its environment variable and
 command-line flag. Unknown keys are rejected so a misspelt setting stops the process at start.
@@ -79,7 +79,7 @@ class Settings(OwnedStruct, frozen=True, kw_only=True):
     client_rack: str = ""
     #: How long a client waits for any broker answer before retrying.
     request_timeout_ms: Annotated[int, msgspec.Meta(ge=1000)] = 40_000
-    # Topics (CONTRACT 2 and 5)
+    # Topics (docs/providers.md, docs/schemas.md)
     raw_topic: str = "whatsapp.webhooks.raw"
     identity_topic: str = "customer.identity.v1"
     dropped_topic: str = "customer.identity.dropped.v1"

@@ -1,4 +1,4 @@
-"""Vonage Messages API webhooks, WhatsApp channel (CONTRACT 2.4): the fields the pipeline reads.
+"""Vonage Messages API webhooks, WhatsApp channel: the fields the pipeline reads.
 
 A body is decoded into `VonageBody` in one pass when `webhook-source: vonage` names it; a body
 told by its shape was first read as `schemas.webhook.Envelope`, whose only Vonage field is

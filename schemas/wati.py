@@ -1,4 +1,4 @@
-"""WATI webhooks (CONTRACT 2.4): the fields of its BSUID-first message event the pipeline reads.
+"""WATI webhooks: the fields of its BSUID-first message event the pipeline reads.
 
 A body is decoded into `WatiBody` in one pass when `webhook-source: wati` names it; a body
 told by its shape was first read as `schemas.webhook.Envelope`, whose only WATI field is the

@@ -1,1 +1,1 @@
-"""The operator surface (CONTRACT 7): one module per subcommand, wired in `main`."""
+"""The operator surface (docs/configuration.md): one module per subcommand, wired in `main`."""

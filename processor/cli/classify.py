@@ -1,4 +1,4 @@
-"""`bsuid-processor classify`: the pure pipeline offline, JSON Lines in and out (CONTRACT 7)."""
+"""`bsuid-processor classify`: the pure pipeline offline, JSON Lines in and out."""
 
 from __future__ import annotations
 

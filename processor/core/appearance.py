@@ -63,7 +63,7 @@ class Appearance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     event_type: EventType
     business: BusinessRef
-    #: Natural key parts the eventId is derived from (CONTRACT 5): never Kafka offsets.
+    #: Natural key parts the eventId is derived from (docs/schemas.md): never Kafka offsets.
     natural_key: tuple[str, ...]
     timestamp: str | int | None
     bsuid: str = ""
@@ -72,7 +72,7 @@ class Appearance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     previous_bsuid: str = ""
     name: str | None = None
     username: str = ""
-    #: The customer shared this phone through a contact request (CONTRACT 2.1).
+    #: The customer shared this phone through a contact request (docs/providers.md).
     phone_attested: bool = False
     message_id: str = ""
     message_status: str = ""
@@ -81,7 +81,7 @@ class Appearance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class Skipped(msgspec.Struct, frozen=True, gc=False):
-    """A part of a body that holds no customer (CONTRACT 2.1, 2.4: counted, not dead-lettered):
+    """A part of a body that holds no customer (docs/providers.md: counted, not dead-lettered):
     a Meta change of another field, a WATI event of another type, a Vonage message of another
     channel. `reason` is the skip counter's label."""
 

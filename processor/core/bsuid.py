@@ -1,4 +1,4 @@
-"""Business-Scoped User IDs (CONTRACT 1): child `CC.body`, parent `CC.ENT.body`.
+"""Business-Scoped User IDs (docs/classification.md): child `CC.body`, parent `CC.ENT.body`.
 
 Bodies are opaque and case-sensitive: never trimmed, upper-cased or parsed as numbers.
 """

@@ -1,4 +1,4 @@
-"""The business of each event, resolved once per number and registry state (CONTRACT 4).
+"""The business of each event, resolved once per number and registry state (docs/enablement.md).
 
 A stream names a handful of business numbers over and over; what the event says about one
 (its `business` object, its two possible gates, the key of its dropped events) depends only on

@@ -1,4 +1,6 @@
-"""Identity classification per event (CONTRACT 3): which identifiers are present and valid."""
+"""Identity classification per event: which identifiers are present and valid.
+
+The rules in words: docs/classification.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Connectly bodies -> customer appearances (CONTRACT 2.3).
+"""Connectly bodies -> customer appearances (docs/providers.md).
 
 Inbound: the customer is `sender`, the business `recipient.id`. Delivery status: the other way
 round. The customer's `id` must equal `userId` whenever `userId` is set.
@@ -56,7 +56,7 @@ def connectly_appearance(envelope: Envelope, body: bytes) -> Appearance | ItemEr
 
 
 def _customer_identity(party: Party, path: str) -> tuple[str, str] | ItemError:
-    """(bsuid, phone) of a Connectly customer, checked against the table of CONTRACT 2.3."""
+    """(bsuid, phone) of a Connectly customer, checked against the table in docs/providers.md."""
     party_id, user_id, phone = party.id or "", party.user_id or "", party.phone_number or ""
     if user_id:
         if party_id and party_id != user_id:

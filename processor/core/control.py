@@ -1,4 +1,4 @@
-"""Control-topic records -> registry changes (CONTRACT 4), pure: the follower feeds them in.
+"""Control-topic records -> registry changes (docs/enablement.md), pure: the follower feeds them in.
 
 A malformed record is an `invalid_control` dead letter and leaves the gate unchanged. A
 tombstone is ignored on purpose: compaction deleting a key must never re-gate old traffic;

@@ -1,5 +1,5 @@
 """Raw record -> decoded body and the adapter of its format, or the dead letter that says why
-not (CONTRACT 2 and 7).
+not (docs/providers.md).
 
 The format comes from `webhook-source`, else from a header only one provider sends, else from
 the body's shape. Meta and Connectly bodies, and every body whose format no header names, are
@@ -19,7 +19,7 @@ from processor.core.signature import SigningSecrets
 from schemas.identity import SourceFormat
 from schemas.webhook import ENVELOPE_DECODER, TYPED_ENVELOPE_DECODER, Envelope
 
-#: Meta's limit for a webhook body (CONTRACT 7, `too_large`).
+#: Meta's limit for a webhook body (docs/dlq.md, `too_large`).
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
 SOURCE_HEADER: Final = "webhook-source"
 

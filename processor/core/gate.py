@@ -1,4 +1,4 @@
-"""The business number of an event and the enablement gate (CONTRACT 4)."""
+"""The business number of an event and the enablement gate (docs/enablement.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Meta Cloud API bodies -> customer appearances (CONTRACT 2.1, 2.2): the walk over entries and
+"""Meta Cloud API bodies -> customer appearances (docs/providers.md): the walk over entries and
 changes; what one item says is `meta_items`.
 
 A change of a field that holds no customer is a counted skip; a change whose value cannot be

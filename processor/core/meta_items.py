@@ -1,4 +1,4 @@
-"""One Meta item -> one customer appearance (CONTRACT 2.1, 2.2); the walk over a body that
+"""One Meta item -> one customer appearance (docs/providers.md); the walk over a body that
 finds the items is `meta_appearances`.
 
 The customer is always the other party: `from` on inbound messages and user-initiated calls,
@@ -52,8 +52,8 @@ class Change(msgspec.Struct, frozen=True, gc=False):
 def with_contacts(
     contacts: list[meta.Contact] | None, phone: str, bsuid: str, parent: str, path: Where
 ) -> Customer:
-    """The item's identifiers united with those of its `contacts[]` entries (CONTRACT 2.1),
-    and the profile of the first matching contact.
+    """The item's identifiers united with those of its `contacts[]` entries
+    (docs/classification.md), and the profile of the first matching contact.
 
     A contact is the item's when `wa_id` equals the item's phone or `user_id` its BSUID: by
     identifier, never by index, and only by the identifiers the item itself carries (an item
@@ -322,7 +322,7 @@ def contact_sync(change: Change, item: meta.StateSyncItem, index: int) -> Found:
         timestamp=timestamp,
         bsuid=bsuid,
         parent_bsuid=contact.parent_user_id or "",
-        # Entered by the business, so never attested (CONTRACT 2.2).
+        # Entered by the business, so never attested (docs/providers.md).
         phone=phone,
         name=contact.full_name or None,
         username=contact.username or "",
@@ -340,7 +340,7 @@ def preference(change: Change, pref: meta.UserPreference, index: int) -> Found:
     if conflict is not None:
         return conflict
     # The item's own identifiers, not the union: the eventId of a webhook must not change
-    # because of how its contacts are read (CONTRACT 5).
+    # because of how its contacts are read (docs/schemas.md).
     key = ("preference", change.business.phone_number_id, own_bsuid or own_phone)
     return Appearance(
         event_type="preference_update",

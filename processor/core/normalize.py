@@ -1,4 +1,4 @@
-"""Build the identity event (CONTRACT 5) from a classified appearance and its gate decision."""
+"""Build the identity event (docs/schemas.md) from a classified appearance and its gate decision."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Phone numbers to E.164 (CONTRACT 1).
+"""Phone numbers to E.164 (docs/classification.md).
 
 Meta sends digits without `+`, Connectly E.164 with it, shared contact cards a formatted
 number. Malformed means "cannot be a phone number at all" (`is_possible_number` false).

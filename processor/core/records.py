@@ -28,9 +28,9 @@ SkipReason = Literal[
     "not_customer_field",
     "no_customer_appearance",
     "standby_ignored",
-    # Vonage callbacks of another channel (SMS, Viber, ...) than WhatsApp (CONTRACT 2.4).
+    # Vonage callbacks of another channel (SMS, Viber, ...) than WhatsApp (docs/providers.md).
     "not_whatsapp_channel",
-    # WATI events other than `message_bsuid` (CONTRACT 2.4).
+    # WATI events other than `message_bsuid` (docs/providers.md).
     "other_wati_event",
 ]
 

@@ -1,4 +1,4 @@
-"""The number registry over time (CONTRACT 4): which numbers exist, their scope, enablement.
+"""The number registry over time (docs/enablement.md): which numbers exist, their scope, enablement.
 
 The registry file is the base state, in force since forever; the control topic adds changes
 with an `effectiveAt`. A lookup names the event's own time, so a replay of old traffic is

@@ -1,4 +1,4 @@
-"""Identity events and dead letters -> output records (CONTRACT 5)."""
+"""Identity events and dead letters -> output records (docs/schemas.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Webhook signatures (CONTRACT 2, 2.4).
+"""Webhook signatures (docs/providers.md).
 
 Meta sends `x-hub-signature-256: sha256=<hex>`, Connectly `x-connectly-hmac-sha256: <base64>`,
 both an HMAC-SHA256 of the body. Vonage sends `authorization: Bearer <JWT>`: an HS256 JWT

@@ -1,4 +1,4 @@
-"""The customer as an event shows it, worked out once per customer and business (CONTRACT 3-5).
+"""The customer as an event shows it, worked out once per customer and business.
 
 Customers recur: the same person writes, is written to and gets statuses, through the same
 few business numbers. Everything an event says about them that does not depend on the event

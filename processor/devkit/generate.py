@@ -4,7 +4,7 @@ The same arguments always give the same bytes: every choice comes from one seede
 `random.Random`, ids come from counters, and the stream clock starts at 2026-06-01 and
 advances with the record index. Customers come from a fixed pool so they recur; statuses of a
 message arrive later as webhooks of their own (sometimes out of order); ~1% of records retry an
-earlier body; `malformed_ratio` of them are broken in the ways CONTRACT 7 names. Pure: no I/O.
+earlier body; `malformed_ratio` of them are broken in the ways docs/dlq.md names. Pure: no I/O.
 
 Speed matters (the benchmark generates >= 1M records): bodies come from bytes templates and
 per-customer fragments cached in `generate_shapes`, never from a JSON encoder per record.
@@ -42,7 +42,7 @@ _LABELS: Final = {
     VONAGE: (SOURCE_HEADER, b"vonage"),
     WATI: (SOURCE_HEADER, b"wati"),
 }
-#: Webhook retries (CONTRACT 1): the same body, key and headers again.
+#: Webhook retries (docs/classification.md): the same body, key and headers again.
 DUPLICATE_RATIO: Final = 0.01
 #: Records without `webhook-source`: the processor has to tell the format by shape.
 UNLABELLED_RATIO: Final = 0.05
@@ -62,7 +62,7 @@ Out = tuple[bytes | None, bytes, int]
 #: (business index, customer, message id) of a sent message whose statuses follow.
 Sent = tuple[int, Who, bytes]
 
-#: Input formats the generator can produce (`webhook-source` values, CONTRACT 2).
+#: Input formats the generator can produce (`webhook-source` values, docs/providers.md).
 FORMATS: Final = ("meta", "connectly", "vonage", "wati")
 
 #: New webhooks per 1000 picks of the Meta + Connectly mix, by `_Stream` method and format.
@@ -93,7 +93,7 @@ _KINDS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class GeneratedRecord:
-    """One raw Kafka record, as a webhook receiver would produce it (CONTRACT 2)."""
+    """One raw Kafka record, as a webhook receiver would produce it (docs/providers.md)."""
 
     key: bytes | None
     value: bytes
@@ -133,7 +133,7 @@ def generate(
 
 
 def demo_registry_toml() -> str:
-    """The number registry the generated traffic is meant for (CONTRACT 4 and 7)."""
+    """The number registry the generated traffic is meant for (docs/configuration.md)."""
     lines = [
         "# Number registry of the generated traffic (`generate`): two portfolios, each",
         "# with a BSUID-enabled and a not-enabled number. Traffic also goes to +15551230009",
@@ -249,8 +249,8 @@ class _Stream:
         r = draw()
         c = self.pool[int(self.size * r * r)]
         bi = c.home if draw() < HOME_RATIO else bisect(_BUSINESS_CUM, draw())
-        # Presence is decided per event (CONTRACT 1): a phone + BSUID customer's phone is
-        # sometimes missing (no exchange with this number in the last 30 days).
+        # Presence is decided per event (docs/classification.md): a phone + BSUID customer's phone
+        # is sometimes missing (no exchange with this number in the last 30 days).
         shown = c.kind == LEGACY or (c.kind == BOTH and draw() < 0.9)
         return bi, c.whos[2 * _PORTFOLIO[bi] + shown] or c.who(_PORTFOLIO[bi], shown)
 
@@ -275,7 +275,7 @@ class _Stream:
 
     def follow_up(self, build: Callable[..., Out], sent: Sent, failed: bytes) -> None:
         """Statuses of a sent message, each a webhook of its own, at independent delays: a
-        `read` may arrive before its `delivered` (CONTRACT 1), but never carries an earlier time."""
+        `read` may arrive before its `delivered`, but never carries an earlier time."""
         draw, now = self.draw, self.now
         if draw() < 0.05:
             self.later(1 + int(draw() * 20), build, sent, failed, now + 3)
@@ -290,7 +290,7 @@ class _Stream:
         body = shapes.meta_body(bi, field, w.contact() if contacts else b"", arrays)
         return self.key(bi, w), body, META
 
-    # -- Meta kinds (CONTRACT 2.1, 2.2). -------------------------------------------------
+    # -- Meta kinds (docs/providers.md). -------------------------------------------------
 
     def inbound(self) -> Out:
         bi, w = self.pick()
@@ -322,7 +322,7 @@ class _Stream:
         bi, w, wamid = sent
         ts = b"%d" % when
         if state == b"failed" and w.phone:
-            # A failed status may name the phone only, without contacts (CONTRACT 2.1).
+            # A failed status may name the phone only, without contacts (docs/providers.md).
             item = shapes.status(w, shapes.RECIPIENT_PHONE, wamid, state, (ts, shapes.FAILED))
             return self.meta(bi, w, "messages", b'"statuses":[%s]' % item, contacts=False)
         extra = shapes.FAILED if state == b"failed" else b"" if state == b"read" else shapes.PRICING
@@ -457,7 +457,7 @@ class _Stream:
         body = shapes.template_status(bi, 5_000_000_000 + self.seq, event)
         return (NUMBERS[bi] if self.draw() < 0.5 else None), body, META
 
-    # -- Connectly kinds (CONTRACT 2.3). -------------------------------------------------
+    # -- Connectly kinds (docs/providers.md). -------------------------------------------------
 
     def connectly_inbound(self) -> Out:
         bi, w = self.pick()
@@ -480,7 +480,7 @@ class _Stream:
         body = shapes.CONNECTLY_STATUS_BODY % (b"%d" % when, middle, sid, state, error)
         return self.key(bi, w), body, CONNECTLY
 
-    # -- Vonage kinds (CONTRACT 2.4). --------------------------------------------------------
+    # -- Vonage kinds (docs/providers.md). --------------------------------------------------------
 
     def vonage_inbound(self) -> Out:
         bi, w = self.pick()
@@ -507,7 +507,7 @@ class _Stream:
         body = shapes.vonage_status(bi, w, mid, state, shapes.iso(when), recipient=recipient)
         return self.key(bi, w), body, VONAGE
 
-    # -- WATI kinds (CONTRACT 2.4). ----------------------------------------------------------
+    # -- WATI kinds (docs/providers.md). ----------------------------------------------------------
 
     def wati_message(self) -> Out:
         """A message the customer wrote (`owner` false) or the business sent (true)."""
@@ -520,7 +520,7 @@ class _Stream:
         return self.key(bi, w), body, WATI
 
     def wati_other(self) -> Out:
-        """Another WATI event type: counted and skipped (CONTRACT 2.4)."""
+        """Another WATI event type: counted and skipped (docs/providers.md)."""
         bi, w = self.pick()
         event = (b"message", b"sentMessageDELIVERED", b"templateMessageSent")[int(self.draw() * 3)]
         fields = shapes.wati_fields(w, owner=False)
@@ -533,7 +533,7 @@ class _Stream:
         self.seq += 1
         return self.seq
 
-    # -- Malformed records: every dead-letter reason of CONTRACT 7 but the size and signature.
+    # -- Malformed records: every dead-letter reason of docs/dlq.md but the size and signature.
 
     def _choice(self, options: tuple[bytes, ...]) -> bytes:
         return options[int(self.draw() * len(options))]
@@ -552,7 +552,7 @@ class _Stream:
 
     def not_a_webhook(self) -> Out:
         """Not JSON, JSON but not an object, or another service's webhook on the wrong topic
-        (unlabelled: only the shape can tell, CONTRACT 2)."""
+        (unlabelled: only the shape can tell, docs/providers.md)."""
         body, source = _NOT_WEBHOOKS[int(self.draw() * len(_NOT_WEBHOOKS))]
         return None, body, source
 
@@ -582,7 +582,7 @@ class _Stream:
             return self._meta_message(b'"from_user_id":"%s",' % bad, valid + b",")
         if r < 0.7:  # a child BSUID where a parent is expected
             return self._meta_message(b'"from_user_id":"US.17","from_parent_user_id":"US.42",')
-        # A parent BSUID where Connectly expects the child (CONTRACT 2.3).
+        # A parent BSUID where Connectly expects the child (docs/providers.md).
         parent = "US.ENT.11815799212886844830"
         return self._connectly({"id": parent, "channelType": "whatsapp", "userId": parent})
 
@@ -594,7 +594,7 @@ class _Stream:
         return self._connectly({"id": e164, "userId": "", "phoneNumber": e164})
 
     def conflict(self) -> Out:
-        """Connectly's `id` differs from `userId` (CONTRACT 2.3)."""
+        """Connectly's `id` differs from `userId` (docs/providers.md)."""
         w = self.other(0)
         if w.bsuid and self.draw() < 0.5:
             user = w.bsuid.decode()
@@ -613,7 +613,7 @@ class _Stream:
 
 
 def _vonage_malformed(self: _Stream) -> Out:
-    """A Vonage body broken in one of the ways CONTRACT 2.4 names."""
+    """A Vonage body broken in one of the ways docs/providers.md names."""
     bi = bisect(_BUSINESS_CUM, self.draw())
     mid, ts = shapes.uuid(self.new_seq(), self.tag_int), shapes.iso(self.now)
     r = self.draw()
@@ -644,7 +644,7 @@ def _vonage_malformed(self: _Stream) -> Out:
 
 
 def _wati_malformed(self: _Stream) -> Out:
-    """A WATI body broken in one of the ways CONTRACT 2.4 names."""
+    """A WATI body broken in one of the ways docs/providers.md names."""
     bi = bisect(_BUSINESS_CUM, self.draw())
     wamid, r = self.new_id(), self.draw()
     owner = b'"owner":false'

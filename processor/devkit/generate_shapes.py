@@ -3,7 +3,7 @@
 Bodies are `%`-formatted from bytes templates and per-customer fragments cached on first use:
 encoding a nested dict per record would cost more than the generator's whole per-record budget.
 Every value put into a template is ASCII without quotes or backslashes (ids, digits, names
-from a fixed pool); texts are encoded once with msgspec. Shapes follow CONTRACT 2 and its
+from a fixed pool); texts are encoded once with msgspec. Shapes follow docs/providers.md and its
 sample bodies.
 """
 
@@ -31,7 +31,7 @@ class Business:
     scope: str  # "" = not in the registry
     enabled: bool
     name: str
-    #: Which of a customer's BSUIDs this number sees: one per business portfolio (CONTRACT 1).
+    #: Which of a customer's BSUIDs this number sees: one per business portfolio.
     portfolio: int
 
 
@@ -78,7 +78,7 @@ _NAMES: Final = (
     (b"wa_id", b"user_id", b""),
     (b"wa_id", b"user_id", b"parent_user_id"),
     (b"phone_number", b"user_id", b"parent_user_id"),
-    # A failed status may name the phone only (CONTRACT 2.1).
+    # A failed status may name the phone only (docs/providers.md).
     (b"recipient_id", b"", b""),
 )
 
@@ -128,8 +128,8 @@ class Who:
         return b'{"profile":{"name":"%s"%s},%s}' % (c.name, user, self.frag(CONTEXT)[:-1])
 
     def party(self, *, legacy: bool) -> bytes:
-        """Connectly's customer object (CONTRACT 2.3). `legacy`: the view a number that is not
-        enabled gets, id = phone and userId "" (CONTRACT 4)."""
+        """Connectly's customer object (docs/providers.md). `legacy`: the view a number that is not
+        enabled gets, id = phone and userId "" (docs/enablement.md)."""
         c, e164 = self.customer, b"+" + self.phone if self.phone else b""
         user = b"" if legacy and e164 else self.bsuid
         name = b"null" if c.kind == HIDDEN else b'"%s"' % c.name
@@ -179,7 +179,7 @@ class Customer:
         self.renumber(rng, serial)
 
     def renumber(self, rng: random.Random, serial: int) -> None:
-        """A new phone regenerates every BSUID (CONTRACT 1); a username change would not."""
+        """A new phone regenerates every BSUID; a username change would not."""
         _iso, cc, prefixes, digits, _weight = _COUNTRIES[self.country]
         prefix = prefixes[serial % len(prefixes)]
         # 7919 is prime to 10: serial -> digits is a permutation, so phones never collide.
@@ -354,7 +354,7 @@ def contacts_message(w: Who, wamid: bytes, ts: bytes, origin: bytes, card: Custo
 
 
 def echo(bi: int, w: Who, wamid: bytes, ts: bytes, payload: bytes) -> bytes:
-    """A message the business sent from the app: the customer is `to` (CONTRACT 2.2)."""
+    """A message the business sent from the app: the customer is `to` (docs/providers.md)."""
     return b'{"from":"%s",%s"id":"%s","timestamp":"%s",%s}' % (
         DIGITS[bi],
         w.frag(TO),
@@ -388,7 +388,7 @@ def history_thread(bi: int, w: Who, messages: list[tuple[bytes, int, bool]]) -> 
 
 
 def sync_item(w: Who, ts: bytes, action: bytes) -> bytes:
-    """A contact-book entry the business made: its phone is never attested (CONTRACT 2.2)."""
+    """A contact-book entry the business made: its phone is never attested (docs/providers.md)."""
     c = w.customer
     user = b',"username":"%s"' % c.username if c.username and w.bsuid else b""
     return (
@@ -418,7 +418,7 @@ def connectly_inbound(bi: int, party: bytes, ts: bytes, text: bytes) -> bytes:
 
 
 def template_status(bi: int, template_id: int, event: bytes) -> bytes:
-    """A non-customer field (CONTRACT 2.1): counted and skipped, never dead-lettered."""
+    """A non-customer field (docs/providers.md): counted and skipped, never dead-lettered."""
     return (
         b'{"object":"whatsapp_business_account","entry":[{"id":"%s","changes":[{"field":'
         b'"message_template_status_update","value":{"messaging_product":"whatsapp","event":"%s",'
@@ -428,7 +428,7 @@ def template_status(bi: int, template_id: int, event: bytes) -> bytes:
     )
 
 
-# -- Vonage Messages API and WATI (CONTRACT 2.4) -------------------------------------------
+# -- Vonage Messages API and WATI (docs/providers.md) -------------------------------------------
 
 
 def iso(ts: int) -> bytes:

@@ -1,4 +1,4 @@
-"""One dead letter as read back from the dead-letter topic (CONTRACT 5): why it failed, where
+"""One dead letter as read back from the dead-letter topic (docs/schemas.md): why it failed, where
 it came from, how often it was redriven, and the original record inside it.
 
 A dead letter is the original record (key, bytes, headers) plus `dlq.*` headers. Unwrapping it

@@ -2,7 +2,7 @@
 
 Connectly sends no system message when a customer's BSUID changes: the same phone simply shows
 up with a new BSUID. Downstream teams re-key on the newest BSUID, so the stage announces it
-with the identity event schema they already consume (CONTRACT 5).
+with the identity event schema they already consume (docs/schemas.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 1. `route`: an identity record -> repartition records. The identity topic is keyed by BSUID
    (or by phone when there is none), so two events of one customer may sit on different
    partitions. Link facts are re-keyed by `<scope>/<phone>`: a BSUID never changes phone (a
-   new phone gives a new BSUID, CONTRACT 1), so every fact about a BSUID and every BSUID a
+   new phone gives a new BSUID), so every fact about a BSUID and every BSUID a
    phone ever had meet in the phone's partition, and rotation by phone continuity is a local
    comparison there. A rotation also concerns the previous BSUID, whose phone the event does
    not carry (a number change names the new phone; `user_changed_user_id` none): it is sent

@@ -2,7 +2,7 @@
 
 JSON lines in production, a readable console when attached to a terminal. A last processor
 masks anything shaped like a phone number: whatever a caller binds, a full phone number never
-reaches a log line (CONTRACT: logs never print phone numbers or message bodies).
+reaches a log line (a rule of the product: logs never print phone numbers or message bodies).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Batches are kept in the order they were read. The head batch becomes committable once all its
 delivery futures succeeded; a later batch never overtakes an earlier one, so a committed
-offset always means "everything before it is published" (CONTRACT 6).
+offset always means "everything before it is published" (docs/delivery.md).
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ class DeliveryBase:
 
 
 class AtLeastOnce(DeliveryBase):
-    """Ack-gated commits (CONTRACT 6): a committed offset always means "published before"."""
+    """Ack-gated commits (docs/delivery.md): a committed offset always means "published before"."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,5 +1,5 @@
 """Follow the enablement control topic: load it to its end before processing, then keep
-applying changes while the worker runs (CONTRACT 4: a change never needs a restart)."""
+applying changes while the worker runs (docs/enablement.md: a change never needs a restart)."""
 
 from __future__ import annotations
 

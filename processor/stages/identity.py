@@ -1,4 +1,4 @@
-"""The identity stage's handler: raw webhooks through the pure pipeline (CONTRACT 2-5).
+"""The identity stage's handler: raw webhooks through the pure pipeline (docs/classification.md).
 
 The worker (`run`), `replay` and the dead-letter redrive run it; `classify` runs the same
 `Pipeline.process` offline. Outputs go to the identity, dropped and dead-letter topics.
@@ -53,7 +53,7 @@ class IdentityHandler(Handler):
 
     async def load(self) -> None:
         if self.control is not None:
-            # Gate nothing before the enablement history is known (CONTRACT 4).
+            # Gate nothing before the enablement history is known (docs/enablement.md).
             self.health.loaded["control_loaded"] = False
             await self.control.load()
             self.health.loaded["control_loaded"] = True

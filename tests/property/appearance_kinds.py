@@ -1,4 +1,4 @@
-"""Meta appearance kinds whose change repeats the customer in `contacts[]` (CONTRACT 2.1, 2.2):
+"""Meta appearance kinds whose change repeats the customer in `contacts[]` (docs/providers.md):
 one table for the unit and property tests of the contact union."""
 
 from __future__ import annotations

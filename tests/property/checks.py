@@ -1,4 +1,4 @@
-"""What every record must end as (CONTRACT 6 and 7), checked on any input."""
+"""What every record must end as (docs/delivery.md), checked on any input."""
 
 from __future__ import annotations
 

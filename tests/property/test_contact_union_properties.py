@@ -1,4 +1,4 @@
-"""The contact union never loses an identifier and never hides a disagreement (CONTRACT 2.1).
+"""The contact union never loses an identifier and never hides a disagreement.
 
 Item and contact each carry any subset of (phone, BSUID, parent BSUID), drawn from small pools
 of well-formed values so that agreements and disagreements are both common; the contact always

@@ -1,4 +1,4 @@
-"""eventId determinism (CONTRACT 5): the same content always gives the same id, whatever the
+"""eventId determinism (docs/schemas.md): the same content always gives the same id, whatever the
 Kafka coordinates; a different status gives a different id."""
 
 from __future__ import annotations

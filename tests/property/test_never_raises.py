@@ -1,5 +1,5 @@
 """`Pipeline.process` never raises, and every input ends as outputs, a counted skip, or exactly
-one dead letter with a code from CONTRACT 7."""
+one dead letter with a code from docs/dlq.md."""
 
 from __future__ import annotations
 

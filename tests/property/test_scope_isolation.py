@@ -1,4 +1,4 @@
-"""Scope isolation (CONTRACT 1 and 4): identity keys always carry their own scope; the same
+"""Scope isolation (docs/classification.md): identity keys always carry their own scope; the same
 BSUID in two scopes never gives the same key."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Scope isolation across the appearances of one body and across a whole stream (CONTRACT 1
-and 4): no output of scope X ever carries a key of scope Y.
+"""Scope isolation across the appearances of one body and across a whole stream
+(docs/classification.md): no output of scope X ever carries a key of scope Y.
 
 `test_scope_isolation.py` checks one appearance per body. Real bodies batch: one Meta webhook
 carries several entries (WABAs), each with several changes (business numbers, registered or

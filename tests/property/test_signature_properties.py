@@ -1,4 +1,4 @@
-"""HMAC verification over arbitrary bodies and secrets (CONTRACT 2): a signature is accepted
+"""HMAC verification over arbitrary bodies and secrets (docs/providers.md): a signature is accepted
 only for the very body and secret it was made with; a missing, wrong or replayed one (a
 genuine signature of another body) is refused, and a refused input never produces an event.
 The comparison is constant-time."""

@@ -1,4 +1,4 @@
-"""BSUID rules (CONTRACT 1): child vs parent, length limits, case, opacity."""
+"""BSUID rules (docs/classification.md): child vs parent, length limits, case, opacity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Identity classification (CONTRACT 3): one row per class, every malformed identifier invalid."""
+"""Identity classification: one row per class, every malformed identifier invalid."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Connectly bodies (CONTRACT 2.3): the customer table, conflicts, statuses, event ids."""
+"""Connectly bodies (docs/providers.md): the customer table, conflicts, statuses, event ids."""
 
 from __future__ import annotations
 

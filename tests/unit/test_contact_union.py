@@ -1,4 +1,4 @@
-"""The customer's identifiers are the union of the item's and its matched contact's (CONTRACT 2.1).
+"""The customer's identifiers are the union of the item's and its matched contact's.
 
 Every appearance kind whose change repeats the customer in `contacts[]` is checked alike:
 inbound messages (and shared contacts), message statuses, echoes, calls (both directions),
@@ -180,7 +180,7 @@ def test_bsuids_differing_in_case_conflict(run: Run) -> None:
 
 def test_the_union_leaves_event_ids_alone(run: Run) -> None:
     """Natural keys come from the item's own fields: a contact that adds a BSUID must not
-    change the eventId a webhook had before the contact was read (CONTRACT 5)."""
+    change the eventId a webhook had before the contact was read (docs/schemas.md)."""
     for kind in ("preference", "message", "status"):
         spec = KINDS[kind]
         bare = json.loads(run(spec.body((PHONE, "", ""), []))[0].value)

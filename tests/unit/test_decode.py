@@ -1,4 +1,4 @@
-"""Raw record -> envelope, or the body-level dead letter (CONTRACT 2 and 7)."""
+"""Raw record -> envelope, or the body-level dead letter (docs/providers.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Business number resolution and the enablement gate (CONTRACT 4)."""
+"""Business number resolution and the enablement gate (docs/enablement.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""processor.devkit.generate: deterministic, realistic, and broken in the ways CONTRACT 7 names.
+"""processor.devkit.generate: deterministic, realistic, and broken in the ways docs/dlq.md names.
 
 The generated stream is checked through the real pipeline with the registry the generator
 publishes, so "realistic" means "exercises every route, class, event type and reason code".
@@ -187,7 +187,7 @@ def test_every_route_class_and_event_type(run: Run) -> None:
         assert classes[identity_class] / total > 0.15, classes
     assert set(types) == EVENT_TYPES
     assert types["inbound_message"] > types["delivery_status"] > types["message_echo"]
-    # Only phone-less customers are ever dropped (CONTRACT 4).
+    # Only phone-less customers are ever dropped (docs/enablement.md).
     assert {c for (route, c, _t) in run.stats.events if route == "dropped"} == {"bsuid_only"}
     assert run.stats.skips["not_customer_field"] > 0
 
@@ -243,7 +243,7 @@ def test_identity_details_are_realistic(run: Run) -> None:
     for e in events:
         if e.identity.bsuid and e.identity.phone and e.event_type != "contact_sync":
             assert e.identity.bsuid[:2] == e.identity.country, e
-        # A number that is not enabled sees the legacy customer view (CONTRACT 4).
+        # A number that is not enabled sees the legacy customer view (docs/enablement.md).
         if not e.gate.number_enabled and e.gate.decision == "admit":
             assert e.customer.user_id == ""
 

@@ -1,6 +1,6 @@
 """Identity events for the links tests, and what the links stage reads from one (`observe`).
 
-`identity_event` builds the event the pipeline would publish (CONTRACT 5); the property and
+`identity_event` builds the event the pipeline would publish (docs/schemas.md); the property and
 integration tests of the links stage import it from here.
 """
 

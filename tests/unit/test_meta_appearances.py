@@ -1,4 +1,4 @@
-"""Meta Cloud API bodies -> customer appearances (CONTRACT 2.1, 2.2), checked end to end."""
+"""Meta Cloud API bodies -> customer appearances (docs/providers.md), checked end to end."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Identity events (CONTRACT 5): eventId, key, customer view, reach, every field present."""
+"""Identity events (docs/schemas.md): eventId, key, customer view, reach, every field present."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Phone rules (CONTRACT 1): Meta digits and Connectly E.164 -> E.164; only impossible numbers
+"""Phone rules: Meta digits and Connectly E.164 -> E.164; only impossible numbers
 are malformed, numbers outside the library's known ranges are accepted."""
 
 from __future__ import annotations

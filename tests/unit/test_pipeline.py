@@ -96,7 +96,7 @@ def test_body_where_every_item_fails_is_exactly_one_dead_letter(
     assert not pipeline.stats.skips
 
 
-# --- every dead-letter code of CONTRACT 7 the pure core produces --------------------------------
+# --- every dead-letter code of docs/dlq.md the pure core produces --------------------------------
 
 BSUID = "US.7301846620193748112"
 

@@ -1,4 +1,4 @@
-"""The number registry over time (CONTRACT 4): lookups by id and number, effective times."""
+"""The number registry over time (docs/enablement.md): lookups by id and number, effective times."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Output records (CONTRACT 5): routes, keys, the legacy flag header, dead letters."""
+"""Output records (docs/schemas.md): routes, keys, the legacy flag header, dead letters."""
 
 from __future__ import annotations
 

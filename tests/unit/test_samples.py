@@ -541,7 +541,7 @@ def test_sample(name: str, run: Callable[..., list[OutputRecord]], pipeline: Pip
     expected = EXPECTED[name]
     assert [(o.route, o.key) for o in out] == [(r, k.encode()) for r, k, _ in expected]
     for record, (_route, _key, fields) in zip(out, expected, strict=True):
-        # Strict schema: every field of CONTRACT 5 is present and typed.
+        # Strict schema: every field of the event schema is present and typed.
         IDENTITY_EVENT_DECODER.decode(record.value)
         event = json.loads(record.value)
         assert event["schema"] == "customer-identity/1"

@@ -109,7 +109,7 @@ def test_every_setting_has_a_distinct_env_var() -> None:
     assert set(ENV_VARS) == set(Settings.__struct_fields__)
     assert len(set(ENV_VARS.values())) == len(ENV_VARS)
     assert ENV_VARS["http_host"] == "BSUID_HTTP_HOST"
-    # Webhook secrets keep the provider's own names, like CONTRACT 7's Kafka variables.
+    # Webhook secrets keep the provider's own names, like the usual KAFKA_* variables.
     assert ENV_VARS["meta_app_secret"] == "META_APP_SECRET"
     assert ENV_VARS["vonage_signature_secret"] == "VONAGE_SIGNATURE_SECRET"
     env = {"VONAGE_SIGNATURE_SECRET": "v-secret"}

@@ -1,4 +1,4 @@
-"""Webhook signatures (CONTRACT 2, 2.4): Meta `sha256=<hex>`, Connectly base64 HMAC-SHA256,
+"""Webhook signatures (docs/providers.md): Meta `sha256=<hex>`, Connectly base64 HMAC-SHA256,
 Vonage an HS256 JWT whose `payload_hash` is the body's SHA-256."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Vonage Messages API webhooks, WhatsApp channel (CONTRACT 2.4), through the whole pipeline.
+"""Vonage Messages API webhooks, WhatsApp channel (docs/providers.md), through the whole pipeline.
 
 The samples (tests/fixtures/webhooks/vonage_*) are checked in test_samples.py; here each rule
 of the mapping on small edits of them.

@@ -1,4 +1,4 @@
-"""WATI's BSUID-first webhooks (CONTRACT 2.4), through the whole pipeline.
+"""WATI's BSUID-first webhooks (docs/providers.md), through the whole pipeline.
 
 The samples (tests/fixtures/webhooks/wati_*) are checked in test_samples.py; here each rule of
 the mapping on small edits of them.

@@ -1,4 +1,4 @@
-"""The input formats (CONTRACT 2): one adapter module per provider, listed once here.
+"""The input formats (docs/providers.md): one adapter module per provider, listed once here.
 
 Adding a provider is its module, its Structs and its tests (docs/providers.md). The order of
 `ADAPTERS` is the order in which shapes are tried for a record without `webhook-source`.

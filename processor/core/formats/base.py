@@ -1,4 +1,4 @@
-"""The one interface every input format implements (CONTRACT 2; how to add one: docs/providers.md).
+"""The one interface every input format implements (how to add one: docs/providers.md).
 
 An adapter names its format, tells it by shape, verifies its signature, decodes its body with
 msgspec Structs and turns it into customer appearances. Classification, the gate, keys,

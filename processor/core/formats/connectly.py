@@ -1,4 +1,4 @@
-"""Connectly webhooks (CONTRACT 2.3); the mapping is in `connectly_appearances`."""
+"""Connectly webhooks (docs/providers.md); the mapping is in `connectly_appearances`."""
 
 from __future__ import annotations
 

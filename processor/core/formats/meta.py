@@ -1,4 +1,4 @@
-"""Meta WhatsApp Cloud API webhooks (CONTRACT 2.1, 2.2); the mapping is in `meta_appearances`."""
+"""Meta WhatsApp Cloud API webhooks (docs/providers.md); the mapping is in `meta_appearances`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Vonage Messages API webhooks, WhatsApp channel (CONTRACT 2.4; mapping: docs/providers.md).
+"""Vonage Messages API webhooks, WhatsApp channel (mapping: docs/providers.md).
 
 A status callback (it has `status`) reports on a message the business sent: the business
 number is `from`, the customer is what the business addressed (`to`: a phone, a BSUID, or a

@@ -1,4 +1,4 @@
-"""WATI's BSUID-first webhooks (CONTRACT 2.4; mapping: docs/providers.md).
+"""WATI's BSUID-first webhooks (mapping: docs/providers.md).
 
 Only `eventType == "message_bsuid"` carries a customer here: a message the customer wrote
 (`owner` false, an `inbound_message`) or one the business sent (`owner` true, a
