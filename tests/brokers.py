@@ -4,7 +4,8 @@ Each kind starts once per test process, on first use, and stops at the session's
 integration suite runs every test that takes the `broker` fixture on each broker of the
 session: the reference broker (testcontainers when Docker answers, else a local Apache Kafka)
 and the embedded Tansu. `KAFKA_BOOTSTRAP_SERVERS` (a cluster you run) or
-`BROKER=kafka|tansu|testcontainers` narrows the session to that one broker.
+`BROKER=kafka|tansu|testcontainers` (or `apache-kafka`, `embedded`) narrows the session to that
+one broker.
 
 `make test` runs the suite in parallel (pytest-xdist, `--dist loadgroup`): the tests of one
 broker form one group and run in one worker process, so each broker starts once, and the
@@ -23,6 +24,7 @@ from processor.devkit.brokers.apache_kafka import java_and_maven_available
 from processor.devkit.brokers.base import RunningBroker
 from processor.devkit.brokers.select import (
     BrokerUnavailableError,
+    canonical_kind,
     docker_available,
     start_broker,
     start_kind,
@@ -40,7 +42,7 @@ def session_brokers() -> list[str]:
         return ["external"]
     forced = os.environ.get("BROKER", "").strip().lower()
     if forced:
-        return ["kafka" if forced == "apache-kafka" else forced]
+        return [canonical_kind(forced)]
     kinds = []
     if docker_available():
         kinds.append("testcontainers")

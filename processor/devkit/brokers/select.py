@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 #: Confluent's image is what testcontainers' KafkaContainer knows how to configure.
 DEFAULT_KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
 _CHOICES = ("kafka", "tansu", "testcontainers")
+#: Other names users reach for: the broker's full name, and the role Tansu plays here.
+_ALIASES = {"apache-kafka": "kafka", "embedded": "tansu"}
 
 
 class BrokerUnavailableError(RuntimeError):
@@ -89,6 +91,7 @@ def docker_available() -> bool:
 def start_kind(choice: str) -> RunningBroker:
     """Start the broker of one kind (`kafka`, `tansu`, `testcontainers`), whatever the
     environment says; `BrokerUnavailableError` when it cannot run here."""
+    choice = canonical_kind(choice)
     if choice == "tansu":
         if not tansu_available():
             raise BrokerUnavailableError(
@@ -101,7 +104,12 @@ def start_kind(choice: str) -> RunningBroker:
         return start_apache_kafka()
     if choice == "testcontainers":
         return start_testcontainers_kafka()
-    raise ValueError(f"unknown broker {choice!r}: choose one of {_CHOICES}")
+    raise ValueError(f"unknown broker {choice!r}: choose one of {[*_CHOICES, *_ALIASES]}")
+
+
+def canonical_kind(choice: str) -> str:
+    """`apache-kafka` -> `kafka`, `embedded` -> `tansu`; other names unchanged."""
+    return _ALIASES.get(choice, choice)
 
 
 def start_testcontainers_kafka(image: str | None = None) -> RunningBroker:
